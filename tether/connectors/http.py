@@ -1,0 +1,150 @@
+"""The one HTTP policy every connector shares: timeouts, retries, backoff and rate limits.
+
+Connectors build requests; this module decides what to do when the answer is bad:
+
+* 401/403 → ``AuthError`` at once (retrying a bad token only burns rate limit).
+* 429 → wait ``Retry-After`` (or backoff) while the wait budget lasts, then ``RateLimitedError``.
+* 5xx, timeouts, connection errors → bounded exponential backoff with jitter, then
+  ``UnavailableError``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from tether.errors import AuthError, DataError, RateLimitedError, TetherError, UnavailableError
+
+
+@dataclass
+class HttpPolicy:
+    timeout_s: float = 30.0
+    max_retries: int = 4
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 8.0
+    wait_budget_s: float = 60.0
+    """Total seconds one fetch may spend waiting on rate limits before giving up until next run."""
+    sleep: Callable[[float], None] = time.sleep
+    waited_s: float = field(default=0.0)
+    reported_s: float = field(default=0.0)
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+        return delay * (0.5 + random.random() / 2)
+
+    def wait_for_rate_limit(self, seconds: float, what: str) -> None:
+        """Sleep for a rate limit if the budget allows, else raise ``RateLimitedError``."""
+        if self.waited_s + seconds > self.wait_budget_s:
+            raise RateLimitedError(
+                f"Rate limited by {what}: the wait budget of {self.wait_budget_s:.0f}s is spent.",
+                hint="The next sync resumes where this one stopped.",
+            )
+        self.sleep(seconds)
+        self.waited_s += seconds
+
+    def take_waited(self) -> float:
+        """Seconds waited since the last call (reported on each page as progress)."""
+        waited = self.waited_s - self.reported_s
+        self.reported_s = self.waited_s
+        return waited
+
+
+def check_base_url(url: str) -> str:
+    """Plain http is allowed only to loopback (sandbox, tests); everything else must be https."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return url.rstrip("/")
+    if parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}:
+        return url.rstrip("/")
+    raise TetherError(
+        f"base_url {url!r} must be https (plain http is allowed only to 127.0.0.1/localhost)."
+    )
+
+
+def make_client(base_url: str, headers: dict[str, str], policy: HttpPolicy) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url,
+        headers=headers,
+        timeout=httpx.Timeout(policy.timeout_s, connect=min(10.0, policy.timeout_s)),
+        # Connectors talk to one host; keep-alive matters more than pool size.
+        limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+    )
+
+
+def _retry_after(response: httpx.Response, fallback: float) -> float:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return fallback
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return fallback
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    policy: HttpPolicy,
+    *,
+    service: str,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send with the shared policy; returns a 2xx (or other non-retryable) response."""
+    attempt = 0
+    while True:
+        try:
+            response = client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            if attempt >= policy.max_retries:
+                raise UnavailableError(
+                    f"Connection timeout talking to {service} ({method} {url}) after "
+                    f"{attempt + 1} attempts.",
+                    hint="Network or platform issue; retry with a manual sync.",
+                ) from exc
+        except httpx.TransportError as exc:
+            if attempt >= policy.max_retries:
+                raise UnavailableError(
+                    f"Could not connect to {service} ({method} {url}): {exc}.",
+                    hint="Check the service URL and network; retry with a manual sync.",
+                ) from exc
+        else:
+            status = response.status_code
+            if status in (401, 403):
+                raise AuthError(
+                    f"Authentication failed: {service} answered {status} "
+                    f"{response.reason_phrase} to {method} {url}.",
+                    hint="Update the credentials file (sops edit) and apply.",
+                )
+            if status == 429:
+                policy.wait_for_rate_limit(_retry_after(response, policy.backoff(attempt)), service)
+                attempt = 0  # a rate-limit wait is not a failure; the budget bounds it
+                continue
+            if status < 500:
+                return response
+            if attempt >= policy.max_retries:
+                raise UnavailableError(
+                    f"{service} kept failing: {status} {response.reason_phrase} to {method} {url} "
+                    f"after {attempt + 1} attempts.",
+                    hint="The service is having trouble; the next sync retries.",
+                )
+        policy.sleep(policy.backoff(attempt))
+        attempt += 1
+
+
+def json_body(response: httpx.Response, service: str) -> Any:
+    """Decode JSON or raise ``DataError`` naming what came back."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        snippet = response.text[:120].replace("\n", " ")
+        raise DataError(
+            f"Malformed response from {service}: not JSON ({snippet!r}).",
+            hint="The service sent an unexpected body; retry later or contact its support.",
+        ) from exc

@@ -1,0 +1,60 @@
+"""Services are discovered, not hard-coded: the ``tether.connectors`` entry-point group.
+
+Tether's own five connectors are registered in its ``pyproject.toml``; a third-party package adds
+a service by declaring ``[project.entry-points."tether.connectors"] myservice = "pkg.mod:Cls"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+
+from tether.connectors.base import Connector, ServiceSpec
+from tether.errors import TetherError
+
+GROUP = "tether.connectors"
+
+BUILTIN = {
+    "shopify": "tether.connectors.shopify:ShopifyConnector",
+    "bigquery": "tether.connectors.bigquery:BigQueryConnector",
+    "redshift": "tether.connectors.redshift:RedshiftConnector",
+    "trackstar": "tether.connectors.trackstar:TrackStarConnector",
+    "brewman": "tether.connectors.brewman:BrewmanConnector",
+}
+
+
+def _load(target: str) -> type[Connector]:
+    module_name, _, attr = target.partition(":")
+    cls: type[Connector] = getattr(importlib.import_module(module_name), attr)
+    return cls
+
+
+@cache
+def connectors() -> dict[str, type[Connector]]:
+    """Every known service, by name. Built-ins first; entry points may add or replace."""
+    found = {name: _load(target) for name, target in BUILTIN.items()}
+    for ep in entry_points(group=GROUP):
+        if ep.value != BUILTIN.get(ep.name):
+            try:
+                found[ep.name] = ep.load()
+            except Exception as exc:  # a broken plugin must not break the tool
+                raise TetherError(
+                    f"Connector plugin '{ep.name}' ({ep.value}) failed to load: {exc}",
+                    hint="Fix or uninstall the package that provides it.",
+                ) from exc
+    return found
+
+
+def services() -> dict[str, ServiceSpec]:
+    return {name: cls.spec for name, cls in connectors().items()}
+
+
+def connector_class(service: str) -> type[Connector]:
+    try:
+        return connectors()[service]
+    except KeyError:
+        known = ", ".join(sorted(connectors()))
+        raise TetherError(
+            f"Unknown service '{service}'.", hint=f"Known services: {known}."
+        ) from None

@@ -1,0 +1,126 @@
+"""The query contract shared by the data-warehouse services (BigQuery, Redshift).
+
+Each enabled capability is defined by a user-written query in ``settings.queries.<capability>``
+with a declared incremental ``cursor_column``; the cursor is bound as the query parameter
+``@cursor`` (BigQuery) / ``%(cursor)s`` (Redshift) — never formatted into the SQL text.
+The query's output must have the capability's required columns (checked on the first page; a
+missing or mistyped column fails the execution with SOURCE_ERROR naming the column).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tether.connectors.base import ServiceSettings
+from tether.errors import DataError
+
+REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
+    # column -> kind: "text" | "number" | "date" | "timestamp"
+    "sales_history": {
+        "date": "date", "sku": "text", "channel": "text", "quantity": "number", "revenue": "number",
+    },
+    "sales_orders": {
+        "order_id": "text", "line_id": "text", "ordered_at": "timestamp", "channel": "text",
+        "sku": "text", "quantity": "number", "unit_price": "number",
+    },
+    "pending_sales": {
+        "order_id": "text", "line_id": "text", "ordered_at": "timestamp", "channel": "text",
+        "sku": "text", "quantity": "number", "unit_price": "number",
+    },
+    "warehouse_inventory": {"warehouse": "text", "sku": "text", "on_hand": "number"},
+    "products": {"sku": "text", "title": "text"},
+    "channels": {"channel": "text", "name": "text"},
+    "pricing": {
+        "sku": "text", "channel": "text", "price": "number", "currency": "text",
+        "valid_from": "date",
+    },
+    "forecast_versions": {"version": "text", "name": "text"},
+    "sales_forecast": {
+        "version": "text", "date": "date", "sku": "text", "channel": "text", "quantity": "number",
+    },
+}  # fmt: skip
+
+
+class WarehouseQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str = Field(min_length=1)
+    cursor_column: str | None = None
+    """The incremental column; ``None`` re-reads the whole result every run."""
+
+
+class WarehouseSettings(ServiceSettings):
+    queries: dict[str, WarehouseQuery] = Field(default_factory=dict)
+    page_size: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
+def check_columns(capability: str, columns: dict[str, str], service: str) -> None:
+    """Raise ``DataError`` naming the first missing or mistyped required column.
+
+    ``columns`` maps each result column to its kind (text | number | date | timestamp).
+    """
+    for name, kind in REQUIRED_COLUMNS[capability].items():
+        got = columns.get(name)
+        if got is None:
+            raise DataError(
+                f"{service} query for {capability} is missing required column '{name}' "
+                f"(got: {', '.join(columns) or 'no columns'}).",
+                hint="The source schema may have changed: update settings.queries."
+                f"{capability}.sql so it returns '{name}'.",
+            )
+        compatible = got == kind or (kind == "date" and got == "timestamp")
+        compatible = compatible or (kind == "text" and got in {"text", "number"})
+        if not compatible:
+            raise DataError(
+                f"{service} query for {capability}: column '{name}' is {got}, expected {kind}.",
+                hint=f"Cast it in settings.queries.{capability}.sql.",
+            )
+
+
+def rows_to_records(capability: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turn result rows into canonical records (see ``connectors.base``)."""
+    if capability in ("sales_orders", "pending_sales"):
+        orders: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            oid = str(r["order_id"])
+            order = orders.get(oid)
+            if order is None:
+                order = orders[oid] = {
+                    "external_id": oid,
+                    "order_number": oid,
+                    "channel": r["channel"],
+                    "ordered_at": r["ordered_at"],
+                    "updated_at": r.get("updated_at", r["ordered_at"]),
+                    "currency": r.get("currency"),
+                    "financial_status": r.get("financial_status"),
+                    "lines": [],
+                }
+            order["lines"].append(
+                {
+                    "external_id": str(r["line_id"]),
+                    "sku": None if r["sku"] is None else str(r["sku"]),
+                    "quantity": r["quantity"],
+                    "unit_price": r["unit_price"],
+                    "warehouse": r.get("warehouse"),
+                }
+            )
+        return list(orders.values())
+    key_columns = {
+        "sales_history": ("date", "sku", "channel"),
+        "warehouse_inventory": ("warehouse", "sku"),
+        "products": ("sku",),
+        "channels": ("channel",),
+        "pricing": ("sku", "channel", "valid_from"),
+        "forecast_versions": ("version",),
+        "sales_forecast": ("version", "date", "sku", "channel"),
+    }[capability]
+    out = []
+    for r in rows:
+        rec = dict(r)
+        rec.setdefault("external_id", "|".join(str(r[k]) for k in key_columns))
+        if capability == "channels":
+            rec["external_id"] = str(r["channel"])
+        out.append(rec)
+    return out
