@@ -35,7 +35,7 @@ class HttpPolicy:
     reported_s: float = field(default=0.0)
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+        delay: float = min(self.backoff_max_s, self.backoff_base_s * 2.0**attempt)
         return delay * (0.5 + random.random() / 2)
 
     def wait_for_rate_limit(self, seconds: float, what: str) -> None:

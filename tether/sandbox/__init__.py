@@ -1,0 +1,16 @@
+"""Realistic local servers of each service's real API, for the demo and the tests.
+
+Each module exposes ``serve(scenario=None, host="127.0.0.1", port=0) -> SandboxServer`` (not yet
+started) and a ``Scenario`` dataclass of switches. ``tether sandbox serve`` runs them standalone.
+"""
+
+SANDBOXES = {
+    "shopify": "tether.sandbox.shopify",
+    "bigquery": "tether.sandbox.bigquery",
+    "trackstar": "tether.sandbox.trackstar",
+    "brewman": "tether.sandbox.brewman",
+}
+"""Service -> module. Redshift has no HTTP sandbox: its tests use a real PostgreSQL server."""
+
+DEMO_PORTS = {"shopify": 8611, "bigquery": 8612, "trackstar": 8613, "brewman": 8614}
+"""Fixed loopback ports the bundled demo workspace points its ``settings.base_url`` at."""
