@@ -78,7 +78,8 @@ def make_client(base_url: str, headers: dict[str, str], policy: HttpPolicy) -> h
 
 
 def _retry_after(response: httpx.Response, fallback: float) -> float:
-    value = response.headers.get("retry-after")
+    # TrackStar names it x-rate-limit-retry-after; most services use the standard Retry-After.
+    value = response.headers.get("retry-after") or response.headers.get("x-rate-limit-retry-after")
     if value is None:
         return fallback
     try:
