@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,9 +95,14 @@ def send(
     policy: HttpPolicy,
     *,
     service: str,
+    passthrough: Collection[int] = (),
     **kwargs: Any,
 ) -> httpx.Response:
-    """Send with the shared policy; returns a 2xx (or other non-retryable) response."""
+    """Send with the shared policy; returns a 2xx (or other non-retryable) response.
+
+    ``passthrough`` statuses are returned to the caller as they are, never retried (e.g.
+    TrackStar's 501 "not implemented for this WMS", which retrying cannot fix).
+    """
     attempt = 0
     while True:
         try:
@@ -117,6 +122,8 @@ def send(
                 ) from exc
         else:
             status = response.status_code
+            if status in passthrough:
+                return response
             if status in (401, 403):
                 raise AuthError(
                     f"Authentication failed: {service} answered {status} "
