@@ -1,0 +1,137 @@
+"""``tether.toml``: project settings, and finding the workspace (like git finds its repo)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tether.errors import ConfigError, Problem, WorkspaceNotFoundError
+
+PROJECT_FILE = "tether.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectSection(_Section):
+    name: str = "tether"
+
+
+class StateSection(_Section):
+    path: str = "state/tether.duckdb"
+
+
+class DaemonSection(_Section):
+    socket: str = "state/tether.sock"
+    max_concurrent_syncs: int = Field(default=4, ge=1, le=256)
+    catch_up: Literal["once", "skip"] = "once"
+    socket_group: str | None = None
+    """Unix group given read/write on the socket (mode 0660) in addition to its owner."""
+
+
+class SecretsSection(_Section):
+    age_key_file: str = "~/.config/sops/age/keys.txt"
+
+
+class AccessSection(_Section):
+    admins: list[str] = Field(default_factory=lambda: ["root"])
+    operators: list[str] = Field(default_factory=list)
+
+
+class ProjectSettings(_Section):
+    project: ProjectSection = Field(default_factory=ProjectSection)
+    state: StateSection = Field(default_factory=StateSection)
+    daemon: DaemonSection = Field(default_factory=DaemonSection)
+    secrets: SecretsSection = Field(default_factory=SecretsSection)
+    access: AccessSection = Field(default_factory=AccessSection)
+
+
+class Workspace:
+    """A workspace root and its project settings; paths resolve relative to the root."""
+
+    def __init__(self, root: Path, settings: ProjectSettings) -> None:
+        self.root = root
+        self.settings = settings
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve(self.settings.state.path)
+
+    @property
+    def socket_path(self) -> Path:
+        return self.resolve(self.settings.daemon.socket)
+
+    @property
+    def age_key_file(self) -> Path:
+        env = os.environ.get("SOPS_AGE_KEY_FILE")
+        return Path(env) if env else Path(self.settings.secrets.age_key_file).expanduser()
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+
+def find_root(start: Path | None = None) -> Path:
+    env = os.environ.get("TETHER_WORKSPACE")
+    if env:
+        root = Path(env).resolve()
+        if not (root / PROJECT_FILE).is_file():
+            raise WorkspaceNotFoundError(
+                f"TETHER_WORKSPACE={env} has no {PROJECT_FILE}.",
+                hint="Point it at a workspace, or create one with `tether init DIR`.",
+            )
+        return root
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate
+    raise WorkspaceNotFoundError(
+        f"No {PROJECT_FILE} found in {here} or any parent directory.",
+        hint="Run inside a workspace, pass --workspace DIR, or create one with `tether init DIR`.",
+    )
+
+
+def load_project(root: Path) -> Workspace:
+    path = root / PROJECT_FILE
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        line, col = _toml_position(str(exc))
+        raise ConfigError.at(path, line, col, f"invalid TOML: {exc}") from None
+    try:
+        settings = ProjectSettings.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            dotted = ".".join(str(p) for p in err["loc"])
+            line = _toml_key_line(path, [str(p) for p in err["loc"]])
+            problems.append(Problem(str(path), line, 1, f"{dotted}: {err['msg']}"))
+        raise ConfigError(problems) from None
+    return Workspace(root, settings)
+
+
+def _toml_position(message: str) -> tuple[int, int]:
+    import re
+
+    m = re.search(r"line (\d+), column (\d+)", message)
+    return (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+
+
+def _toml_key_line(path: Path, loc: list[str]) -> int:
+    """Best-effort line of a key in a TOML file (tomllib keeps no positions)."""
+    section, key = (loc[0], loc[-1]) if len(loc) > 1 else ("", loc[0])
+    current = ""
+    for number, text in enumerate(path.read_text().splitlines(), start=1):
+        stripped = text.strip()
+        if stripped.startswith("["):
+            current = stripped.strip("[]").strip()
+            if current == section and key == section:
+                return number
+        elif current == section and stripped.split("=")[0].strip() == key:
+            return number
+    return 1

@@ -1,0 +1,172 @@
+"""Every action Tether can take on its state, as named operations with a required role.
+
+The CLI and the monitor never call the engine directly: they call an operation through a
+``Backend`` (``tether.daemon.client.connect``). Without a daemon, ``LocalBackend`` runs the
+operation in-process, opening the state file for that call only; with a daemon running, the
+``DaemonClient`` sends it over the Unix socket and the daemon runs the *same* function against its
+single open connection. Operations take and return plain JSON-able values, so the output is
+identical either way.
+
+Roles are ordered: viewer < operator < admin. The daemon checks them (HTTP 403); so does
+``LocalBackend`` for the current user, so a refusal reads the same on both paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tether.config.project import Workspace
+from tether.errors import NotFoundError, PermissionDeniedError
+
+if TYPE_CHECKING:
+    import duckdb
+
+ROLES = ("viewer", "operator", "admin")
+
+# Modules that register operations; imported on first lookup so `tether --help` stays light.
+OPERATION_MODULES = (
+    "tether.daemon.ops.workspace",  # status, integration, plan, apply, unlock, sql, services
+    "tether.daemon.ops.triage",  # executions, items, item, errors
+    "tether.daemon.ops.syncs",  # sync, retry, reset
+    "tether.daemon.ops.control",  # pause, resume, health
+)
+
+
+class StateAccess(Protocol):
+    """How an operation reaches the DuckDB state (per-call file, or the daemon's connection)."""
+
+    def read(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection | None]:
+        """A connection for reading; ``None`` when no state exists yet."""
+        ...
+
+    def write(
+        self, operation: str
+    ) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+
+class LocalStateAccess:
+    """Open the file for each call only, never holding it between calls."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.path = workspace.state_path
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        from tether.state.db import open_for_read
+
+        with open_for_read(self.path) as con:
+            yield con
+
+    @contextlib.contextmanager
+    def write(self, operation: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        from tether.state.db import open_for_write
+
+        with open_for_write(self.path, operation) as con:
+            yield con
+
+
+class SharedStateAccess:
+    """The daemon's single connection; each call gets its own cursor (own transactions)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        cur = self.con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextlib.contextmanager
+    def write(self, operation: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self.con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+
+@dataclass
+class Context:
+    workspace: Workspace
+    state: StateAccess
+    actor: str
+    role: str
+    progress: Callable[[dict[str, Any]], None] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    services: dict[str, Any] = field(default_factory=dict)
+    """Hooks the daemon provides (e.g. "scheduler" for queueing manual runs)."""
+
+
+OperationFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    role: str
+    fn: OperationFn
+    summary: str
+
+
+_REGISTRY: dict[str, Operation] = {}
+_loaded = False
+
+
+def operation(name: str, role: str) -> Callable[[OperationFn], OperationFn]:
+    """Register ``fn(ctx: Context, **params)`` as operation ``name`` needing ``role``."""
+    assert role in ROLES
+
+    def register(fn: OperationFn) -> OperationFn:
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
+        _REGISTRY[name] = Operation(name, role, fn, summary)
+        return fn
+
+    return register
+
+
+def operations() -> dict[str, Operation]:
+    global _loaded
+    if not _loaded:
+        for module in OPERATION_MODULES:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:  # a real import error inside the module
+                    raise
+        _loaded = True
+    return _REGISTRY
+
+
+def get(name: str) -> Operation:
+    try:
+        return operations()[name]
+    except KeyError:
+        raise NotFoundError(f"Unknown operation '{name}'.") from None
+
+
+def allowed(role: str, needed: str) -> bool:
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def role_of(user: str, workspace: Workspace) -> str:
+    access = workspace.settings.access
+    if user in access.admins:
+        return "admin"
+    if user in access.operators:
+        return "operator"
+    return "viewer"
+
+
+def run(ctx: Context, name: str, params: dict[str, Any]) -> Any:
+    op = get(name)
+    if not allowed(ctx.role, op.role):
+        raise PermissionDeniedError(name, ctx.role, op.role)
+    return op.fn(ctx, **params)
