@@ -1,9 +1,27 @@
-"""Redshift connector."""
+"""Redshift connector: the warehouse query contract over the real ``redshift_connector`` driver.
+
+Each enabled capability runs ``settings.queries.<capability>.sql``; the incremental cursor is
+bound as the query parameter ``%(cursor)s`` (the driver's ``pyformat`` paramstyle, sent to the
+server as ``$1`` — never formatted into the SQL text). On a first or full sync the cursor is the
+smallest value of the cursor column's type, so ``WHERE updated_at > %(cursor)s`` reads everything.
+
+Paging is server-side: the driver buffers a whole result set in memory, so the query runs as
+``DECLARE … NO SCROLL CURSOR`` inside a read-only transaction and is read with
+``FETCH FORWARD <page_size>``; one ``Page`` per batch. The query is wrapped as
+``SELECT * FROM (<sql>) ORDER BY <cursor_column>`` so every page can carry a cursor that is safe
+to commit: the largest cursor value whose rows have *all* been read (rows sharing the last value
+of a page may continue on the next one and are re-read after a crash, which upserts).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import ClassVar
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
 
 from tether.connectors.base import (
     CredentialField,
@@ -13,11 +31,64 @@ from tether.connectors.base import (
     ServiceSpec,
     capabilities,
 )
-from tether.connectors.warehouse import WarehouseSettings
+from tether.connectors.warehouse import (
+    WarehouseQuery,
+    WarehouseSettings,
+    check_columns,
+    rows_to_records,
+)
+from tether.errors import AuthError, ConnectorError, DataError, UnavailableError
+
+CURSOR_PLACEHOLDER = "%(cursor)s"
+SERVICE = "Redshift"
+_SERVER_CURSOR = "tether_fetch"
+
+# PostgreSQL / Redshift type OIDs, grouped by the kinds the query contract checks.
+_KINDS: dict[int, str] = {
+    **dict.fromkeys((18, 19, 25, 705, 1042, 1043), "text"),
+    **dict.fromkeys((20, 21, 23, 26, 700, 701, 1700), "number"),
+    1082: "date",
+    1114: "timestamp",
+    1184: "timestamp",
+}
+_OTHER_TYPES = {16: "boolean", 17: "bytea", 114: "json", 1083: "time", 1266: "timetz",
+                3000: "geometry", 3802: "jsonb", 4000: "super"}  # fmt: skip
+_NUMERIC = 1700
+
+# The smallest value of each cursor-column type: the cursor of a first or full sync.
+_MINIMUM: dict[int, Any] = {
+    **dict.fromkeys((20, 21, 23, 26), -(2**63) + 1),
+    700: -1.0e308,
+    701: -1.0e308,
+    1700: Decimal("-1E+37"),
+    1082: dt.date(1, 1, 1),
+    1114: dt.datetime(1, 1, 1),
+    1184: dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+    **dict.fromkeys((18, 19, 25, 705, 1042, 1043), ""),
+}
+
+
+def column_kind(oid: int) -> str:
+    """text | number | date | timestamp, or the type's name for anything else."""
+    return _KINDS.get(oid) or _OTHER_TYPES.get(oid) or f"type oid {oid}"
 
 
 class RedshiftSettings(WarehouseSettings):
     ssl: bool = True
+    """Encrypt the connection (Redshift's default). Only a local test server needs ``false``."""
+    timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    """Seconds to wait for the connection and for each page (the first page may wait for the
+    cluster to run the whole query)."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_base_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(
+                "base_url does not apply to Redshift: the endpoint is the host and port in the "
+                "credentials file; remove base_url"
+            )
+        return value
 
 
 class RedshiftConnector:
@@ -44,7 +115,7 @@ class RedshiftConnector:
                 required=True,
                 secret=False,
                 placeholder="cluster.abc123.us-east-1.redshift.amazonaws.com",
-                help="",
+                help="The cluster or workgroup endpoint, without port",
             ),
             CredentialField(
                 "port",
@@ -53,7 +124,7 @@ class RedshiftConnector:
                 required=True,
                 secret=False,
                 placeholder="5439",
-                help="",
+                help="Usually 5439",
             ),
             CredentialField(
                 "database",
@@ -71,7 +142,7 @@ class RedshiftConnector:
                 required=True,
                 secret=False,
                 placeholder="tether_reader",
-                help="",
+                help="A user with SELECT on the tables the queries read",
             ),
             CredentialField(
                 "password",
@@ -91,11 +162,199 @@ class RedshiftConnector:
     ) -> None:
         assert isinstance(settings, RedshiftSettings)
         self.settings = settings
-        self.credentials = credentials
         self.full = full
+        self._credentials = dict(credentials)
+        self._connection: Any = None
+        port = str(credentials.get("port", "")).strip()
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise AuthError(
+                f"Redshift credentials: port {port!r} is not a TCP port number.",
+                hint="Set 'port' in the credentials file to the cluster's port, usually 5439.",
+            )
+        self.port = int(port)
+        self.where = f"Redshift {credentials.get('host')}:{self.port}/{credentials.get('database')}"
 
     def fetch(self, capability: str, cursor: Cursor | None) -> Iterator[Page]:
-        raise NotImplementedError("redshift fetching lands with its connector issue")
+        query = self.settings.queries.get(capability)
+        if query is None:
+            raise DataError(
+                f"Redshift capability {capability} has no query.",
+                hint=f"Add settings.queries.{capability}.sql (and cursor_column) to the integration.",
+            )
+        if self.full or (cursor or {}).get("column") != query.cursor_column:
+            cursor = None  # first sync, full re-sync, or the cursor column was changed
+        self._connection = self._connect()
+        try:
+            yield from self._pages(capability, query, cursor)
+        finally:
+            self.close()
 
     def close(self) -> None:
-        pass
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.rollback()  # read-only work: nothing to keep, ends the cursor too
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        import redshift_connector
+
+        c = self._credentials
+        try:
+            return redshift_connector.connect(
+                host=c.get("host"),
+                port=self.port,
+                database=c.get("database"),
+                user=c.get("user"),
+                password=c.get("password"),
+                ssl=self.settings.ssl,
+                timeout=int(self.settings.timeout_s),
+                application_name="tether",
+            )
+        except Exception as exc:
+            raise self._error(exc, "connecting") from None
+
+    def _pages(
+        self, capability: str, query: WarehouseQuery, cursor: Cursor | None
+    ) -> Iterator[Page]:
+        sql = query.sql.strip().rstrip(";")
+        column = query.cursor_column
+        db = self._connection.cursor()
+        db.paramstyle = "pyformat"
+        value = None if cursor is None else cursor.get("value")
+        if column is not None and value is None:
+            value = self._minimum(db, capability, sql, column)
+        ordered = f"SELECT * FROM ({sql}\n) AS tether_query"
+        if column is not None:
+            ordered += f" ORDER BY {quote_identifier(column)}"
+        self._run(db, f"DECLARE {_SERVER_CURSOR} NO SCROLL CURSOR FOR {ordered}", {"cursor": value})
+        size = self.settings.page_size
+        batch = self._fetch(db, size)
+        names, convert, cursor_index = self._describe(db.description, capability, column)
+        done: Any = value
+        while batch:
+            following = self._fetch(db, size) if len(batch) == size else []
+            if cursor_index is not None:
+                done = _completed_value(batch, cursor_index, done, last_page=not following)
+            rows = [dict(zip(names, convert(row), strict=True)) for row in batch]
+            yield Page(
+                records=rows_to_records(capability, rows),
+                cursor=None if done is None else {"column": column, "value": _jsonable(done)},
+                raw_count=len(batch),
+            )
+            batch = following
+        self._run(db, f"CLOSE {_SERVER_CURSOR}", None)
+
+    def _minimum(self, db: Any, capability: str, sql: str, column: str) -> Any:
+        """Describe the query (no rows) to learn the cursor column's type and its smallest value."""
+        self._run(db, f"SELECT * FROM ({sql}\n) AS tether_query LIMIT 0", {"cursor": None})
+        self._describe(db.description, capability, column)
+        oid = next(d[1] for d in db.description if d[0] == column)
+        if oid not in _MINIMUM:
+            raise DataError(
+                f"Redshift query for {capability}: cursor_column '{column}' is {column_kind(oid)}; "
+                "it must be a timestamp, date, number or text column.",
+                hint=f"Choose another settings.queries.{capability}.cursor_column.",
+            )
+        return _MINIMUM[oid]
+
+    def _describe(
+        self, description: Sequence[Sequence[Any]] | None, capability: str, column: str | None
+    ) -> tuple[list[str], Callable[[list[Any]], list[Any]], int | None]:
+        """Check the result's columns; return names, a row converter and the cursor's index."""
+        columns = [(str(d[0]), int(d[1])) for d in description or ()]
+        check_columns(capability, {name: column_kind(oid) for name, oid in columns}, SERVICE)
+        names = [name for name, _ in columns]
+        if column is not None and column not in names:
+            raise DataError(
+                f"Redshift query for {capability} does not return its cursor_column '{column}' "
+                f"(got: {', '.join(names)}).",
+                hint=f"Select '{column}' in settings.queries.{capability}.sql or change "
+                "cursor_column.",
+            )
+        decimals = [i for i, (_, oid) in enumerate(columns) if oid == _NUMERIC]
+
+        def convert(row: list[Any]) -> list[Any]:
+            for i in decimals:  # DECIMAL → float: the state stores DOUBLE and JSON payloads
+                if row[i] is not None:
+                    row[i] = float(row[i])
+            return row
+
+        return names, convert, None if column is None else names.index(column)
+
+    def _fetch(self, db: Any, size: int) -> list[list[Any]]:
+        self._run(db, f"FETCH FORWARD {size} FROM {_SERVER_CURSOR}", None)
+        return list(db.fetchall())
+
+    def _run(self, db: Any, sql: str, params: dict[str, Any] | None) -> None:
+        try:
+            db.execute(sql, params)
+        except Exception as exc:
+            raise self._error(exc, "running the query") from None
+
+    def _error(self, exc: Exception, doing: str) -> ConnectorError:
+        """Translate a driver error; the server's message is kept, the password never appears."""
+        from redshift_connector.error import InterfaceError, OperationalError
+
+        info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+        code = str(info.get("C", ""))
+        message = str(info.get("M") or (exc.args[0] if exc.args else exc) or type(exc).__name__)
+        if info.get("D"):
+            message += f" ({info['D']})"
+        password = self._credentials.get("password")
+        if password:
+            message = message.replace(password, "***")
+        text = f"{self.where}: {message}"
+        if code.startswith("28") or code == "42501":
+            return AuthError(
+                f"{text} while {doing}.",
+                hint="Check user and password in the credentials file and that the user may read "
+                "the tables in the queries.",
+            )
+        unreachable = (OSError, InterfaceError, OperationalError)
+        if code[:2] in ("08", "53", "57") or (not code and isinstance(exc, unreachable)):
+            cause = exc.args[1] if len(exc.args) > 1 else None
+            detail = f" ({cause})" if isinstance(cause, Exception) else ""
+            return UnavailableError(
+                f"{text}{detail} while {doing}.",
+                hint="Check host and port in the credentials file, that the cluster is running "
+                "and reachable from here (security group / VPN), and settings.ssl.",
+            )
+        return DataError(
+            f"{text} while {doing}.",
+            hint="Fix the SQL in settings.queries, or check the database name in the credentials.",
+        )
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _completed_value(batch: list[list[Any]], index: int, done: Any, *, last_page: bool) -> Any:
+    """The largest cursor value all of whose rows have been read once ``batch`` is consumed.
+
+    Rows arrive ordered by the cursor column; on all but the last page the rows sharing the
+    page's last value may continue on the next page, so that value is not complete yet.
+    """
+    last = batch[-1][index]
+    if last_page:
+        return done if last is None else last
+    for row in reversed(batch):
+        value = row[index]
+        if value is not None and value != last:
+            return value
+    return done
+
+
+def _jsonable(value: Any) -> Any:
+    """A cursor value the state can store as JSON; strings are bound untyped, so they round-trip."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,0 +1,212 @@
+"""A throwaway PostgreSQL server for the Redshift connector tests and benchmark.
+
+``PostgresServer`` initdb's a cluster in a fresh temporary directory, starts it on a free
+loopback port (unix sockets in the same directory), and removes everything on ``stop()``.
+PostgreSQL refuses to run as root, so when the tests run as root (CI containers) the server
+runs as the ``postgres`` system user (created by the Debian package) or, failing that, ``nobody``.
+
+The test role authenticates with **md5** (the password is stored as md5 too): the
+redshift_connector's SCRAM handshake fails against PostgreSQL 15. Local connections (the
+admin role used to create tables) are trusted.
+
+Used by ``tests/redshift_fixtures.py`` (pytest fixtures) and ``benchmarks/bench_redshift.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ADMIN = "tether_admin"
+DATABASE = "analytics"
+USER = "tether_reader"
+DAILY_ROWS = 5_000  # rows in sales.daily for the tests
+PASSWORD = "s3cret-Pa55'word"  # a quote on purpose: the connector must never format it into SQL
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL binaries here (or no unprivileged user to run them as)."""
+
+
+def find_bin_dir() -> Path:
+    """The directory with ``initdb``/``pg_ctl``/``psql``: $TETHER_PG_BIN, Debian's layout, or PATH."""
+    explicit = os.environ.get("TETHER_PG_BIN")
+    if explicit:
+        return Path(explicit)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
+    )
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        return Path(on_path).parent
+    raise PostgresUnavailable(
+        "no PostgreSQL binaries found (looked in $TETHER_PG_BIN, /usr/lib/postgresql/*/bin and "
+        "PATH); install them with `apt-get install -y postgresql`"
+    )
+
+
+def _run_as() -> list[str]:
+    """Command prefix that drops root privileges, or nothing when not root."""
+    if os.geteuid() != 0:
+        return []
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return ["runuser", "-u", name, "--"]
+    raise PostgresUnavailable("running as root and neither a 'postgres' nor a 'nobody' user exists")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class PostgresServer:
+    """One PostgreSQL cluster on 127.0.0.1; ``start()`` / ``stop()`` or use as a context manager."""
+
+    root: Path | None = None
+    port: int = 0
+    bin_dir: Path | None = None
+
+    def start(self) -> PostgresServer:
+        self.bin_dir = self.bin_dir or find_bin_dir()
+        self._as = _run_as()
+        self.root = Path(tempfile.mkdtemp(prefix="tether-pg-"))
+        if self._as:
+            user = pwd.getpwnam(self._as[2])
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+        self._initdb()
+        last_error = ""
+        for _ in range(5):  # the free port can be taken between probing and binding
+            self.port = free_port()
+            started = self._pg(
+                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+                "-o", f"-p {self.port}", "-w", "-t", "30", "start", check=False,
+            )  # fmt: skip
+            if started.returncode == 0:
+                break
+            last_error = started.stdout + started.stderr + self.log_tail()
+        else:
+            self.stop()
+            raise RuntimeError(f"PostgreSQL did not start:\n{last_error}")
+        self.psql(
+            f"SET password_encryption = 'md5';"
+            f"CREATE ROLE {USER} LOGIN PASSWORD {_literal(PASSWORD)};"
+            f"CREATE DATABASE {DATABASE} OWNER {USER};"
+        )
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.root is not None
+        return self.root / "data"
+
+    def _initdb(self) -> None:
+        self._pg(
+            "initdb", "-D", str(self.data_dir), "-U", ADMIN, "-E", "UTF8", "--locale=C",
+            "--auth-local=trust", "--auth-host=md5", "--no-sync",
+        )  # fmt: skip
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{self.root}'",
+            "password_encryption": "'md5'",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "30",
+            "shared_buffers": "64MB",
+            "timezone": "'UTC'",
+        }
+        conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
+        subprocess.run(
+            [*self._as, "sh", "-c", f"cat >> {self.data_dir}/postgresql.conf"],
+            input=conf, text=True, check=True,
+        )  # fmt: skip
+
+    def _pg(
+        self, tool: str, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        assert self.bin_dir is not None
+        done = subprocess.run(
+            [*self._as, str(self.bin_dir / tool), *args],
+            input=stdin, capture_output=True, text=True, cwd="/",
+        )  # fmt: skip
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        return done
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run SQL (one autocommitted statement at a time) as the admin over the unix socket."""
+        done = self._pg(
+            "psql", "-h", str(self.root), "-p", str(self.port), "-U", ADMIN, "-d", database,
+            "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-f", "-", stdin=sql,
+        )  # fmt: skip
+        return done.stdout
+
+    def log_tail(self, lines: int = 20) -> str:
+        assert self.root is not None
+        log = self.root / "server.log"
+        return "\n".join(log.read_text().splitlines()[-lines:]) if log.exists() else ""
+
+    def stop(self) -> None:
+        if self.root is None:
+            return
+        if (self.data_dir / "postmaster.pid").exists():
+            self._pg("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+CHANNELS = ("online_store", "pos", "wholesale")
+SKUS = 500
+
+
+def create_sales_daily(server: PostgresServer, rows: int, table: str = "sales.daily") -> None:
+    """Deterministic daily sales: row i is SKU-{i % 500}, channel (i // 500) % 3, day i // 1500.
+
+    ``updated_at`` rises one second per row from 2025-01-01 so incremental tests can pick a
+    cursor in the middle; every (order_date, sku, channel) is unique.
+    """
+    channels = "ARRAY[" + ",".join(_literal(c) for c in CHANNELS) + "]"
+    server.psql(
+        f"""
+        CREATE SCHEMA IF NOT EXISTS sales AUTHORIZATION {USER};
+        DROP TABLE IF EXISTS {table};
+        CREATE TABLE {table} AS
+        SELECT (DATE '2024-01-01' + (i / {SKUS * len(CHANNELS)})::int) AS order_date,
+               'SKU-' || lpad((i % {SKUS})::text, 5, '0') AS sku,
+               ({channels})[(i / {SKUS}) % {len(CHANNELS)} + 1] AS channel,
+               (i * 7 % 13 + 1)::int AS quantity,
+               ((i * 7 % 13 + 1) * 4.25)::numeric(12, 2) AS revenue,
+               TIMESTAMP '2025-01-01 00:00:00' + i * INTERVAL '1 second' AS updated_at
+        FROM generate_series(0, {rows - 1}) AS i;
+        ALTER TABLE {table} OWNER TO {USER};
+        """,
+        database=DATABASE,
+    )
