@@ -291,7 +291,7 @@ class TrackStarServer(SandboxServer):
         self.catalogue = Catalogue(scenario)
         self.requests: list[SeenRequest] = []
         self._lock = threading.Lock()
-        self._count = 0
+        self._served = 0
         self._burst_left = 0
         self._errors_left = scenario.server_errors
         self._matching: dict[tuple[Any, ...], list[int]] = {}
@@ -310,15 +310,15 @@ class TrackStarServer(SandboxServer):
     def trouble(self) -> int | None:
         """The status this request is answered with instead of data, if any (thread-safe)."""
         with self._lock:
-            self._count += 1
             if self._errors_left > 0:
                 self._errors_left -= 1
                 return 500
-            every = self.scenario.rate_limit_every
             if self._burst_left > 0:
                 self._burst_left -= 1
                 return 429
-            if every and self._count % every == 0:
+            self._served += 1  # requests outside a burst; every Nth of them starts one
+            every = self.scenario.rate_limit_every
+            if every and self._served % every == 0:
                 self._burst_left = self.scenario.rate_limit_burst - 1
                 return 429
         return None
@@ -350,7 +350,7 @@ class TrackStarHandler(BaseHTTPRequestHandler):
         self.server.requests.append(
             SeenRequest(
                 parts.path,
-                params,
+                dict(params),
                 bool(self.headers.get("x-trackstar-api-key")),
                 bool(self.headers.get("x-trackstar-access-token")),
             )
