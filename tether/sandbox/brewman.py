@@ -180,7 +180,7 @@ class Brewery:
         if scenario.unmapped_channel and index % 20 == 7:
             channel = UNMAPPED_CHANNEL
         location = LOCATIONS[rng.randrange(len(LOCATIONS))]
-        lines = []
+        lines: list[dict[str, Any]] = []
         for n in range(rng.randrange(1, 4)):
             if scenario.unmapped_skus and rng.random() < 0.03:
                 code = f"UNMAPPED-{rng.randrange(scenario.unmapped_skus) + 1:03d}"
