@@ -123,3 +123,35 @@ class DataError(ConnectorError):
 
 class UnsupportedCapabilityError(ConnectorError):
     code = "SOURCE_ERROR"
+
+
+def error_to_dict(exc: TetherError) -> dict[str, object]:
+    """The wire form of an error (daemon API), rebuilt on the client by ``error_from_dict``."""
+    data: dict[str, object] = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    if isinstance(exc, ConfigError):
+        data["problems"] = [p.__dict__ for p in exc.problems]
+    if isinstance(exc, PermissionDeniedError):
+        data.update(action=exc.action, role=exc.role, needed=exc.needed)
+    return data
+
+
+def error_from_dict(data: dict[str, object]) -> TetherError:
+    kind = str(data.get("type", "TetherError"))
+    if kind == "ConfigError":
+        problems = [Problem(**p) for p in data.get("problems", [])]  # type: ignore[attr-defined]
+        return ConfigError(problems)
+    if kind == "PermissionDeniedError":
+        return PermissionDeniedError(str(data["action"]), str(data["role"]), str(data["needed"]))
+    cls = _ERROR_TYPES.get(kind, TetherError)
+    hint = data.get("hint")
+    return cls(str(data.get("message", "")), str(hint) if hint else None)
+
+
+_ERROR_TYPES: dict[str, type[TetherError]] = {
+    cls.__name__: cls
+    for cls in (
+        TetherError, WorkspaceNotFoundError, PlanError, StalePlanError, StateError,
+        StateLockedError, NotFoundError, SecretsError, ConnectorError, AuthError,
+        RateLimitedError, UnavailableError, DataError, UnsupportedCapabilityError,
+    )
+}  # fmt: skip

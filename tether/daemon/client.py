@@ -62,7 +62,7 @@ def connect(workspace: Workspace, *, local: bool = False) -> Backend:
             except ModuleNotFoundError:
                 pass
             else:
-                client = DaemonClient.try_connect(socket_path)
+                client: Backend | None = DaemonClient.try_connect(socket_path)
                 if client is not None:
                     return client
     return LocalBackend(workspace)

@@ -49,7 +49,8 @@ class LockHolder:
     def describe(self) -> str:
         return (
             f"pid {self.pid}, user {self.user}, operation '{self.operation}', "
-            f"since {self.since}" + ("" if self.host == socket.gethostname() else f" on {self.host}")
+            f"since {self.since}"
+            + ("" if self.host == socket.gethostname() else f" on {self.host}")
         )
 
     def alive(self) -> bool:
@@ -163,9 +164,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
             continue
         con.execute("BEGIN")
         con.execute(sql)
-        con.execute(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [SCHEMA_VERSION_KEY, str(number)]
-        )
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SCHEMA_VERSION_KEY, str(number)])
         con.execute("COMMIT")
 
 

@@ -1,0 +1,90 @@
+"""Load and validate a whole workspace into a ``DesiredState``, reporting every problem at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tether.config import yamlpos
+from tether.config.integration import CredentialsFile, IntegrationChecker, ServiceInfo
+from tether.config.mappings import load_mapping_file
+from tether.config.model import MAPPING_FILES, DesiredState
+from tether.config.project import Workspace
+from tether.config.secrets import encrypted_keys, fingerprint, sops_metadata
+from tether.errors import ConfigError, Problem
+
+
+def _display(workspace: Workspace, path: Path) -> str:
+    try:
+        return str(path.relative_to(workspace.root))
+    except ValueError:
+        return str(path)
+
+
+def credentials_reader(workspace: Workspace) -> Callable[[str], CredentialsFile]:
+    cache: dict[Path, CredentialsFile] = {}
+
+    def read(ref: str) -> CredentialsFile:
+        path = workspace.resolve(ref)
+        if path not in cache:
+            cache[path] = _read_credentials(path)
+        return cache[path]
+
+    return read
+
+
+def _read_credentials(path: Path) -> CredentialsFile:
+    if not path.is_file():
+        return CredentialsFile(False, False, (), None)
+    try:
+        document: Any = yamlpos.load_fast(path.read_text(encoding="utf-8"))
+    except yamlpos.YamlSyntaxError as exc:
+        return CredentialsFile(True, False, (), None, f"{exc.message} at line {exc.line}")
+    except UnicodeDecodeError:
+        return CredentialsFile(True, False, (), None, "not a text file")
+    if not isinstance(document, dict):
+        return CredentialsFile(True, False, (), None, "expected a YAML mapping of fields")
+    if sops_metadata(document) is None:
+        return CredentialsFile(True, False, tuple(str(k) for k in document), None)
+    return CredentialsFile(
+        True, True, tuple(str(k) for k in encrypted_keys(document)), fingerprint(document)
+    )
+
+
+def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> DesiredState:
+    """Validate everything; raise ``ConfigError`` listing every problem, or return the state."""
+    problems: list[Problem] = []
+    desired = DesiredState()
+    folder = workspace.root / "integrations"
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")] if folder.is_dir() else [])
+    read_credentials = credentials_reader(workspace)
+    ids_in_files: set[str] = set()
+    for path in files:
+        display = _display(workspace, path)
+        checker = IntegrationChecker(path, display, services, read_credentials)
+        integration = checker.check()
+        problems.extend(checker.problems)
+        ids_in_files.add(path.stem)
+        if integration is not None:
+            if integration.id in desired.integrations:
+                problems.append(
+                    Problem(display, 1, 1, f"integration id '{integration.id}' is defined twice")
+                )
+            desired.integrations[integration.id] = integration
+    for kind, filename in MAPPING_FILES.items():
+        path = workspace.root / "mappings" / filename
+        if path.is_file():
+            problems.extend(
+                load_mapping_file(
+                    path,
+                    _display(workspace, path),
+                    kind,
+                    ids_in_files,
+                    desired.mappings,
+                    desired.mapping_sources,
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+    return desired

@@ -1,0 +1,353 @@
+"""Operations on the workspace and the applied configuration: validate, plan, apply, status…"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tether.config.model import DesiredState
+from tether.config.workspace import load_workspace
+from tether.daemon.ops import Context, operation
+from tether.engine.apply import apply_plan, check_fresh
+from tether.engine.plan import diff_mappings, make_plan
+from tether.engine.schedule import next_fire_times
+from tether.engine.services import service_infos
+from tether.errors import NotFoundError, StateError, TetherError
+from tether.state.applied import history_counts, load_applied, mapping_impact
+
+
+def desired_state(ctx: Context) -> DesiredState:
+    return load_workspace(ctx.workspace, service_infos())
+
+
+@operation("validate", "viewer")
+def validate(ctx: Context) -> dict[str, Any]:
+    """Check every file of the workspace."""
+    desired = desired_state(ctx)
+    kinds: dict[str, int] = {}
+    for kind, _, _ in desired.mappings:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {"valid": True, "integrations": len(desired.integrations), "mappings": kinds}
+
+
+@operation("services", "viewer")
+def services(ctx: Context) -> dict[str, Any]:
+    """Every known service with its capabilities and credential fields."""
+    from dataclasses import asdict
+
+    from tether.connectors.registry import services as registry
+
+    return {
+        "services": [
+            {
+                "name": spec.name,
+                "display_name": spec.display_name,
+                "description": spec.description,
+                "capabilities": [asdict(c) for c in spec.capabilities],
+                "credential_fields": [asdict(f) for f in spec.credential_fields],
+                "settings": sorted(spec.settings_model.model_fields),
+            }
+            for spec in registry().values()
+        ]
+    }
+
+
+def _impact(con: Any, desired: DesiredState, changes: list[Any]) -> list[dict[str, Any]]:
+    impact = []
+    for kind in ("sku", "channel", "warehouse"):
+        keys = [
+            (c.integration, c.external_id)
+            for c in changes
+            if c.kind == kind and c.action in ("add", "change")
+        ]
+        for row in mapping_impact(con, kind, keys):
+            impact.append({"kind": kind, **row})
+    return impact
+
+
+@operation("plan", "viewer")
+def plan(ctx: Context) -> dict[str, Any]:
+    """Diff the workspace files against the applied state."""
+    desired = desired_state(ctx)
+    with ctx.state.read() as con:
+        applied = load_applied(con)
+        changes = diff_mappings(desired, applied)
+        removed = [i for i in applied.integrations if i not in desired.integrations]
+        service_moves = [
+            i
+            for i, c in desired.integrations.items()
+            if i in applied.integrations and applied.integrations[i]["service"] != c.service
+        ]
+        history = history_counts(con, removed + service_moves)
+        impact = _impact(con, desired, changes)
+    result = make_plan(
+        desired,
+        applied,
+        history=history,
+        impact=impact,
+        mapping_changes=changes,
+        now=datetime.now(UTC),
+    )
+    return result.to_doc()
+
+
+@operation("apply", "admin")
+def apply(ctx: Context, plan: dict[str, Any]) -> dict[str, Any]:
+    """Apply a plan document (from `plan`, or a saved plan file) exactly as planned."""
+    if plan.get("format_version") != 1:
+        raise TetherError(
+            f"Unsupported plan format {plan.get('format_version')!r}.",
+            hint="Make the plan with this version of tether.",
+        )
+    desired = desired_state(ctx)
+    with ctx.state.write("apply") as con:
+        applied = load_applied(con)
+        check_fresh(plan, applied.lineage, applied.serial, desired.config_hash())
+        if not plan.get("has_changes"):
+            return {
+                "serial": applied.serial,
+                "lineage": applied.lineage,
+                "summary": plan["summary"],
+            }
+        result = apply_plan(con, plan, ctx.actor)
+    notify = ctx.services.get("on_apply")
+    if callable(notify):
+        notify(result["serial"])
+    return result
+
+
+@operation("unlock", "admin")
+def unlock(ctx: Context) -> dict[str, Any]:
+    """Clear a state lock left by a dead process."""
+    from tether.state.db import StateLock, read_holder
+
+    path = ctx.workspace.state_path
+    holder = read_holder(path)
+    if holder is None:
+        return {"unlocked": False, "message": "The state is not locked."}
+    if holder.alive() and holder.pid != _own_pid():
+        raise StateError(
+            f"The state lock holder is still running ({holder.describe()}).",
+            hint="Stop that process first; unlock only clears locks whose holder is dead.",
+        )
+    lock = StateLock(path, "unlock")
+    lock.acquire()
+    lock.release()
+    with ctx.state.write("unlock") as con:
+        con.execute(
+            "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'unlock', ?)",
+            [ctx.actor, f'{{"cleared": "{holder.describe()}"}}'],
+        )
+    return {"unlocked": True, "message": f"Cleared the lock held by {holder.describe()}."}
+
+
+def _own_pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _iso(value: Any) -> str | None:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else None
+
+
+def _overdue(
+    cron: str, timezone: str, last: datetime | None, created: datetime, now: datetime
+) -> bool:
+    """Last sync older than the schedule implies (seed 000, "Data not syncing")."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    it = croniter(cron, now.astimezone(ZoneInfo(timezone)), second_at_beginning=True)
+    previous: datetime = it.get_prev(datetime)
+    grace = timedelta(minutes=5)
+    if previous < created:
+        return False
+    reference = last or created
+    return bool(reference < previous - grace)
+
+
+STATUS_SQL = """
+SELECT i.id, i.name, i.service, i.enabled, i.paused, i.paused_reason, i.dry_run, i.capabilities,
+       i.cron, i.timezone, i.created_at,
+       l.id, l.run_id, l.started_at, l.finished_at, l.status, l.domain_type,
+       r.recent
+FROM integrations i
+LEFT JOIN (
+    SELECT * FROM executions QUALIFY row_number() OVER (PARTITION BY integration_id ORDER BY id DESC) = 1
+) l ON l.integration_id = i.id
+LEFT JOIN (
+    SELECT integration_id, list(status ORDER BY id) AS recent FROM (
+        SELECT integration_id, id, status FROM executions
+        QUALIFY row_number() OVER (PARTITION BY integration_id ORDER BY id DESC) <= 10
+    ) GROUP BY 1
+) r ON r.integration_id = i.id
+{where}
+ORDER BY i.id
+"""
+
+
+def integration_rows(con: Any, now: datetime, only: str | None = None) -> list[dict[str, Any]]:
+    if con is None:
+        return []
+    where = "WHERE i.id = ?" if only else ""
+    rows = con.execute(STATUS_SQL.format(where=where), [only] if only else []).fetchall()
+    result = []
+    for r in rows:
+        (iid, name, service, enabled, paused, reason, dry_run, caps, cron, tz, created,
+         eid, run_id, started, finished, status, domain, recent) = r  # fmt: skip
+        active = enabled and not paused
+        next_sync = next_fire_times(cron, tz, 1, after=now)[0] if active else None
+        result.append(
+            {
+                "id": iid,
+                "name": name,
+                "service": service,
+                "enabled": enabled,
+                "paused": paused,
+                "paused_reason": reason,
+                "dry_run": dry_run,
+                "capabilities": list(caps),
+                "cron": cron,
+                "timezone": tz,
+                "next_sync": _iso(next_sync),
+                "last_sync": None
+                if eid is None
+                else {
+                    "execution_id": eid,
+                    "run_id": run_id,
+                    "started_at": _iso(started),
+                    "finished_at": _iso(finished),
+                    "status": status,
+                    "domain_type": domain,
+                },
+                "overdue": bool(active and _overdue(cron, tz, started, created, now)),
+                "recent": list(recent or []),
+            }
+        )
+    return result
+
+
+@operation("status", "viewer")
+def status(ctx: Context) -> dict[str, Any]:
+    """Applied integrations with their last and next sync."""
+    now = datetime.now(UTC)
+    with ctx.state.read() as con:
+        applied_meta = (
+            {} if con is None else dict(con.execute("SELECT key, value FROM meta").fetchall())
+        )
+        rows = integration_rows(con, now)
+    scheduler = ctx.services.get("scheduler")
+    if scheduler is not None and hasattr(scheduler, "next_sync"):
+        for row in rows:
+            planned = scheduler.next_sync(row["id"])
+            if planned is not None:
+                row["next_sync"] = planned
+    serial = applied_meta.get("serial")
+    return {
+        "serial": int(serial) if serial is not None else None,
+        "lineage": applied_meta.get("lineage"),
+        "integrations": rows,
+    }
+
+
+@operation("integration", "viewer")
+def integration(ctx: Context, id: str) -> dict[str, Any]:
+    """One integration's applied configuration (never its secrets)."""
+    import orjson
+
+    now = datetime.now(UTC)
+    with ctx.state.read() as con:
+        rows = integration_rows(con, now, only=id)
+        if not rows:
+            known = (
+                []
+                if con is None
+                else [
+                    r[0] for r in con.execute("SELECT id FROM integrations ORDER BY 1").fetchall()
+                ]
+            )
+            raise NotFoundError(
+                f"No applied integration '{id}'.",
+                hint=f"Known: {', '.join(known)}." if known else "Run `tether apply` first.",
+            )
+        assert con is not None  # rows were found
+        found = con.execute(
+            "SELECT settings, credentials_ref, source_path FROM integrations WHERE id = ?", [id]
+        ).fetchone()
+        assert found is not None
+        settings, ref, source = found
+    row = rows[0]
+    from tether.connectors.registry import services as registry
+
+    spec = registry().get(row["service"])
+    row.update(
+        settings=orjson.loads(settings) if settings else {},
+        credentials_ref=ref,
+        credentials_fields=[f.name for f in spec.credential_fields] if spec else [],
+        source_path=source,
+        next_fire_times=[
+            t.isoformat() for t in next_fire_times(row["cron"], row["timezone"], 5, after=now)
+        ],
+    )
+    return row
+
+
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+@operation("sql", "viewer")
+def sql(ctx: Context, query: str, limit: int | None = None) -> dict[str, Any]:
+    """Run read-only SQL over the state."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise TetherError(f"SQL error: {exc}") from None
+    if not statements:
+        raise TetherError("No SQL statement given.")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise TetherError(
+                f"Refused: `tether sql` is read-only, and this is a {kind} statement.",
+                hint="State changes go through plan/apply, sync, retry, reset, pause and resume.",
+            )
+    with ctx.state.read() as con:
+        if con is None:
+            raise StateError("No state yet.", hint="Run `tether apply` first.")
+        try:
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description or []]
+            types = [str(d[1]) for d in cursor.description or []]
+            rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
+        except duckdb.Error as exc:
+            raise TetherError(f"SQL error: {exc}") from None
+    return {"columns": columns, "types": types, "rows": [[_jsonable(v) for v in r] for r in rows]}
+
+
+def _jsonable(value: Any) -> Any:
+    """Cell values as JSON can carry them (same output locally and through the daemon)."""
+    from datetime import date, time
+    from decimal import Decimal
+    from uuid import UUID
+
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
