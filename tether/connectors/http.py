@@ -96,38 +96,49 @@ def send(
     *,
     service: str,
     passthrough: Collection[int] = (),
+    stream: bool = False,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send with the shared policy; returns a 2xx (or other non-retryable) response.
 
     ``passthrough`` statuses are returned to the caller as they are, never retried (e.g.
     TrackStar's 501 "not implemented for this WMS", which retrying cannot fix).
+    ``stream=True`` returns the response unread (the caller iterates and closes it), e.g. for
+    Shopify's bulk JSONL downloads. Messages never show a URL's query string (signed download
+    URLs carry credentials there).
     """
     attempt = 0
+    shown = url.split("?", 1)[0]
     while True:
         try:
-            response = client.request(method, url, **kwargs)
+            if stream:
+                response = client.send(client.build_request(method, url, **kwargs), stream=True)
+            else:
+                response = client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
             if attempt >= policy.max_retries:
                 raise UnavailableError(
-                    f"Connection timeout talking to {service} ({method} {url}) after "
+                    f"Connection timeout talking to {service} ({method} {shown}) after "
                     f"{attempt + 1} attempts.",
                     hint="Network or platform issue; retry with a manual sync.",
                 ) from exc
         except httpx.TransportError as exc:
             if attempt >= policy.max_retries:
                 raise UnavailableError(
-                    f"Could not connect to {service} ({method} {url}): {exc}.",
+                    f"Could not connect to {service} ({method} {shown}): {exc}.",
                     hint="Check the service URL and network; retry with a manual sync.",
                 ) from exc
         else:
             status = response.status_code
-            if status in passthrough:
+            if status in passthrough or (200 <= status < 300):
                 return response
+            if stream:
+                response.read()
+                response.close()
             if status in (401, 403):
                 raise AuthError(
                     f"Authentication failed: {service} answered {status} "
-                    f"{response.reason_phrase} to {method} {url}.",
+                    f"{response.reason_phrase} to {method} {shown}.",
                     hint="Update the credentials file (sops edit) and apply.",
                 )
             if status == 429:
@@ -138,7 +149,7 @@ def send(
                 return response
             if attempt >= policy.max_retries:
                 raise UnavailableError(
-                    f"{service} kept failing: {status} {response.reason_phrase} to {method} {url} "
+                    f"{service} kept failing: {status} {response.reason_phrase} to {method} {shown} "
                     f"after {attempt + 1} attempts.",
                     hint="The service is having trouble; the next sync retries.",
                 )
