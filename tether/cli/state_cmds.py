@@ -81,8 +81,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             ", ".join(row["capabilities"]),
             f"{row['cron']}\n[dim]{row['timezone']}[/dim]",
             last_text,
-            (row["next_sync"]
-            and f"{row['next_sync']}\n[dim]{relative(row['next_sync'])}[/dim]")
+            (row["next_sync"] and f"{row['next_sync']}\n[dim]{relative(row['next_sync'])}[/dim]")
             or "—",
         )
     out.print(table)
