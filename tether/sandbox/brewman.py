@@ -234,6 +234,9 @@ class Brewery:
 class BrewmanServer(SandboxServer):
     scenario: Scenario
 
+    def serve_forever(self, poll_interval: float = 0.05) -> None:
+        super().serve_forever(poll_interval)  # a short poll makes stop() quick in tests
+
     def __init__(self, scenario: Scenario, host: str, port: int) -> None:
         super().__init__(BrewmanHandler, scenario, host, port)
         self.brewery = Brewery(scenario)
@@ -260,6 +263,7 @@ def _problem(status: int, title: str, errors: dict[str, list[str]] | None = None
 class BrewmanHandler(BaseHTTPRequestHandler):
     server: BrewmanServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -286,6 +286,9 @@ def _decode_token(token: str, params: dict[str, str]) -> int:
 class TrackStarServer(SandboxServer):
     scenario: Scenario
 
+    def serve_forever(self, poll_interval: float = 0.05) -> None:
+        super().serve_forever(poll_interval)  # a short poll makes stop() quick in tests
+
     def __init__(self, scenario: Scenario, host: str, port: int) -> None:
         super().__init__(TrackStarHandler, scenario, host, port)
         self.catalogue = Catalogue(scenario)
@@ -327,6 +330,7 @@ class TrackStarServer(SandboxServer):
 class TrackStarHandler(BaseHTTPRequestHandler):
     server: TrackStarServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo
         pass
