@@ -1,0 +1,87 @@
+"""Triage operations (viewer): executions, items, item, errors. Shapes: docs ops contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.daemon.ops import Context, operation
+
+
+@operation("executions", "viewer")
+def executions(
+    ctx: Context,
+    integration: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> dict[str, Any]:
+    """List sync executions, newest first."""
+    from tether.state import queries
+
+    with ctx.state.read() as con:
+        if integration is not None:
+            queries.require_integration(con, integration)
+        return queries.executions(
+            con, integration=integration, status=status, limit=limit, before_id=before_id
+        )
+
+
+@operation("items", "viewer")
+def items(
+    ctx: Context,
+    execution_id: int,
+    status: str | None = None,
+    search: str | None = None,
+    domain_type: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """One keyset page of an execution's sync items."""
+    from tether.state import queries
+
+    with ctx.state.read() as con:
+        return queries.items(
+            con,
+            int(execution_id),
+            status=status,
+            search=search,
+            domain_type=domain_type,
+            after_id=after_id,
+            limit=limit,
+        )
+
+
+@operation("item", "viewer")
+def item(ctx: Context, execution_id: int, item_id: int) -> dict[str, Any]:
+    """One sync item with its per-record errors and stored payload."""
+    from tether.state import queries
+
+    with ctx.state.read() as con:
+        return queries.item(con, int(execution_id), int(item_id))
+
+
+@operation("errors", "viewer")
+def errors(
+    ctx: Context, execution_id: int | None = None, integration: str | None = None
+) -> dict[str, Any]:
+    """Error analysis of an execution or an integration, with the ledger across runs."""
+    from tether.engine.analysis import ledger
+    from tether.errors import TetherError
+    from tether.state import queries
+
+    if (execution_id is None) == (integration is None):
+        raise TetherError("Give either an execution id or an integration id.")
+    with ctx.state.read() as con:
+        result = queries.error_analysis(con, execution_id=execution_id, integration=integration)
+        assert con is not None
+        owner = (
+            integration
+            if integration is not None
+            else queries.integration_of_execution(con, int(execution_id or 0))
+        )
+        entries = ledger(queries.error_history(con, owner), queries.latest_executions(con, owner))
+        if execution_id is not None:
+            seen = queries.error_keys(con, int(execution_id))
+            entries = [e for e in entries if (e["code"], e["key"]) in seen]
+        result["ledger"] = entries
+        return result

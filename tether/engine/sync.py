@@ -1,0 +1,487 @@
+"""Running a sync: one run per trigger, one execution per capability, one transaction per page.
+
+Entry point for the CLI operations and the daemon::
+
+    result = run_sync(con, workspace, "shopify_us", trigger="scheduled", scheduled_for=tick,
+                      actor="scheduler", cancel=stop_event)
+
+``con`` is a writable DuckDB connection (``ctx.state.write("sync")``). The rules it enforces:
+
+* Each page the connector yields is mapped (``engine.mapping``) and committed with its items,
+  item errors, statistics and the new cursor in **one transaction** (``SyncWriter.save_page``). A
+  crash loses at most the page in flight; the next run resumes from the committed cursor, and
+  executions left ``running`` by a dead process are marked ``interrupted``
+  (``recover_interrupted``; the daemon calls it with ``everything=True`` when it starts).
+* A manual sync first re-maps the stored payloads of open failed/partial items against today's
+  mappings (``engine.retry``), so fixing a mapping and triggering a sync recovers old failures.
+* Dry run: the same path, items recorded, execution marked ``dry_run``; no ``data.*`` row and no
+  cursor written.
+* Connector errors end the execution: ``RateLimitedError`` → ``partial`` (cursor kept, the next
+  run resumes), ``AuthError`` → ``failed`` AUTH_FAILED, ``UnavailableError`` → ``failed``
+  CONNECTION_TIMEOUT, ``DataError`` → ``failed`` SOURCE_ERROR.
+* ``cancel`` set: the page in flight is committed, the execution is marked ``cancelled``, and the
+  run stops.
+* A scheduled tick is created once: a second run for the same ``(integration, scheduled_for)``
+  raises ``DuplicateRunError`` before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tether.config.project import Workspace
+from tether.connectors.base import Connector, Page
+from tether.engine import retry
+from tether.engine.mapping import Mappings, map_page
+from tether.engine.writer import DuplicateRunError, Execution, SyncWriter, open_items
+from tether.errors import (
+    ConnectorError,
+    NotFoundError,
+    RateLimitedError,
+    SecretsError,
+    StateError,
+    TetherError,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "DuplicateRunError",
+    "Integration",
+    "RunResult",
+    "SyncInProgressError",
+    "load_integration",
+    "recover_interrupted",
+    "run_sync",
+]
+
+Progress = Callable[[dict[str, Any]], None]
+ConnectorFactory = Callable[[str], type[Connector]]
+
+TRIGGERS = ("scheduled", "manual", "retry", "catch_up")
+
+
+class SyncInProgressError(StateError):
+    """Another live process (or thread) is running a sync of this integration."""
+
+
+@dataclass(frozen=True)
+class Integration:
+    id: str
+    name: str
+    service: str
+    enabled: bool
+    dry_run: bool
+    capabilities: list[str]
+    settings: dict[str, Any]
+    credentials_ref: str | None
+
+
+@dataclass
+class RunResult:
+    run_id: int | None
+    execution_ids: list[int] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    remapped: int = 0
+    """Open items re-mapped from stored payloads before fetching (manual syncs, retries)."""
+    loaded: int = 0
+    """Of those, items now fully loaded."""
+    cancelled: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return "failed" in self.statuses
+
+
+def load_integration(con: duckdb.DuckDBPyConnection, integration_id: str) -> Integration:
+    import orjson
+
+    row = con.execute(
+        "SELECT id, name, service, enabled, dry_run, capabilities, settings, credentials_ref "
+        "FROM integrations WHERE id = ?",
+        [integration_id],
+    ).fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT id FROM integrations ORDER BY id").fetchall()]
+        raise NotFoundError(
+            f"Unknown integration '{integration_id}'.",
+            hint=f"Applied integrations: {', '.join(known)}."
+            if known
+            else "No integration is applied yet: run `tether plan` and `tether apply`.",
+        )
+    settings = row[6]
+    return Integration(
+        id=row[0],
+        name=row[1],
+        service=row[2],
+        enabled=bool(row[3]),
+        dry_run=bool(row[4]),
+        capabilities=list(row[5]),
+        settings=orjson.loads(settings) if isinstance(settings, str | bytes) else dict(settings),
+        credentials_ref=row[7],
+    )
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_interrupted(
+    con: duckdb.DuckDBPyConnection,
+    integration_id: str | None = None,
+    *,
+    everything: bool = False,
+) -> list[int]:
+    """Mark executions left ``running`` by a dead process as ``interrupted``; return their ids.
+
+    ``everything=True`` (the daemon at start-up, when nothing can be running yet) marks every
+    ``running`` execution, whatever its pid: in a container the daemon's pid repeats across
+    restarts, so liveness alone cannot tell.
+    """
+    query = "SELECT id, pid FROM executions WHERE status = 'running'"
+    params: list[Any] = []
+    if integration_id is not None:
+        query += " AND integration_id = ?"
+        params.append(integration_id)
+    rows = con.execute(query, params).fetchall()
+    dead = [
+        int(execution_id)
+        for execution_id, pid in rows
+        if everything or (pid != os.getpid() and not _pid_alive(pid))
+    ]
+    if dead:
+        con.execute(
+            "UPDATE executions SET status = 'interrupted', finished_at = now(), "
+            "duration_s = epoch(now() - started_at), error = 'The process running this sync "
+            "stopped before it finished; the next run resumes from the last committed page.' "
+            f"WHERE id IN ({', '.join('?' * len(dead))})",
+            dead,
+        )
+    return dead
+
+
+def _running(con: duckdb.DuckDBPyConnection, integration_id: str) -> list[int]:
+    return [
+        int(r[0])
+        for r in con.execute(
+            "SELECT id FROM executions WHERE integration_id = ? AND status = 'running'",
+            [integration_id],
+        ).fetchall()
+    ]
+
+
+def load_mappings(con: duckdb.DuckDBPyConnection, integration_id: str) -> Mappings:
+    rows = con.execute(
+        "SELECT kind, integration_id, external_id, target FROM mappings "
+        "WHERE integration_id IN ('', ?)",
+        [integration_id],
+    ).fetchall()
+    return Mappings.from_rows(rows, integration_id)
+
+
+def _choose_capabilities(integration: Integration, requested: list[str] | None) -> list[str]:
+    if not requested:
+        return list(integration.capabilities)
+    unknown = [c for c in requested if c not in integration.capabilities]
+    if unknown:
+        raise TetherError(
+            f"Integration '{integration.id}' has no capability {', '.join(map(repr, unknown))}.",
+            hint=f"Its capabilities: {', '.join(integration.capabilities)}.",
+        )
+    return [c for c in integration.capabilities if c in requested]
+
+
+def _connector(
+    integration: Integration, workspace: Workspace, factory: ConnectorFactory, full: bool
+) -> Connector:
+    """Settings validated by the service's model, credentials decrypted with sops."""
+    from pydantic import ValidationError
+
+    from tether.config import secrets
+
+    cls = factory(integration.service)
+    try:
+        settings = cls.spec.settings_model.model_validate(integration.settings)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConnectorError(
+            f"Settings of integration '{integration.id}' are invalid: {problems}",
+            hint="Fix integrations/<id>.yaml, then `tether plan` and `tether apply`.",
+        ) from None
+    credentials: dict[str, str] = {}
+    if integration.credentials_ref:
+        try:
+            credentials = secrets.decrypt(
+                workspace.resolve(integration.credentials_ref), workspace.age_key_file
+            )
+        except SecretsError as exc:
+            error = _CredentialsError(
+                f"Authentication failed: cannot read the credentials of '{integration.id}'. "
+                f"{exc.message}",
+                hint=exc.hint,
+            )
+            raise error from None
+    return cls(settings, credentials, full=full)
+
+
+class _CredentialsError(ConnectorError):
+    code = "AUTH_FAILED"
+
+
+def run_sync(
+    con: duckdb.DuckDBPyConnection,
+    workspace: Workspace,
+    integration_id: str,
+    *,
+    capabilities: list[str] | None = None,
+    trigger: str = "manual",
+    scheduled_for: datetime | None = None,
+    dry_run: bool | None = None,
+    full: bool = False,
+    actor: str = "system",
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    connector_factory: ConnectorFactory | None = None,
+) -> RunResult:
+    """Run one sync of ``integration_id``: one run, one execution per capability.
+
+    ``trigger`` is scheduled | manual | retry | catch_up; ``scheduled_for`` the cron tick for
+    scheduled/catch_up runs (``DuplicateRunError`` if that tick already ran). ``dry_run=None``
+    uses the integration's setting. ``full`` ignores the committed cursors (a full re-sync).
+    ``progress`` receives dict events (``execution_started``, ``page``, ``execution_finished``).
+    ``connector_factory`` maps a service name to its connector class (default: the registry).
+    """
+    if trigger not in TRIGGERS:
+        raise ValueError(f"unknown trigger {trigger!r}")
+    if connector_factory is None:
+        from tether.connectors.registry import connector_class
+
+        connector_factory = connector_class
+    integration = load_integration(con, integration_id)
+    dry = integration.dry_run if dry_run is None else dry_run
+    if not integration.enabled and not dry:
+        raise TetherError(
+            f"Integration '{integration.id}' is disabled (enabled: false).",
+            hint="Enable it in its integrations/*.yaml and apply, or try it with --dry-run.",
+        )
+    chosen = _choose_capabilities(integration, capabilities)
+    recover_interrupted(con, integration.id)
+    if _running(con, integration.id):
+        raise SyncInProgressError(
+            f"A sync of '{integration.id}' is already running.",
+            hint="Wait for it to finish (`tether executions`), or cancel it in the daemon.",
+        )
+    mappings = load_mappings(con, integration.id)
+    writer = SyncWriter(con, integration.id)
+    run_id = writer.start_run(
+        trigger,
+        scheduled_for,
+        actor,
+        {"trigger": trigger, "capabilities": chosen, "dry_run": dry, "full": full},
+    )
+    result = RunResult(run_id)
+    emit = progress or (lambda event: None)
+    try:
+        connector = _connector(integration, workspace, connector_factory, full)
+    except ConnectorError as exc:
+        for capability in chosen:
+            execution = writer.start_execution(
+                run_id, capability, trigger, dry_run=dry, full_resync=full
+            )
+            writer.finish_execution(execution, "failed", exc.code, exc.message)
+            _record(result, execution, emit)
+        return result
+    try:
+        for capability in chosen:
+            if cancel is not None and cancel.is_set():
+                result.cancelled = True
+                break
+            _sync_capability(
+                writer,
+                connector,
+                capability,
+                result,
+                trigger=trigger,
+                dry_run=dry,
+                full=full,
+                mappings=mappings,
+                emit=emit,
+                cancel=cancel,
+            )
+            if result.cancelled:
+                break
+    finally:
+        connector.close()
+    return result
+
+
+def _record(result: RunResult, execution: Execution, emit: Progress) -> None:
+    result.execution_ids.append(execution.id)
+    result.statuses.append(execution.status)
+    emit({"event": "execution_finished", **_stats(execution)})
+
+
+def _stats(e: Execution) -> dict[str, Any]:
+    return {
+        "execution_id": e.id,
+        "domain_type": e.domain_type,
+        "status": e.status,
+        "dry_run": e.dry_run,
+        "records_fetched": e.records_fetched,
+        "success": e.success,
+        "failed": e.failed,
+        "skipped": e.skipped,
+        "mapped": e.mapped,
+        "partial_mapped": e.partial_mapped,
+        "rate_limit_wait_s": e.rate_limit_wait_s,
+        "pages": e.pages,
+        "error_code": e.error_code,
+        "error": e.error,
+    }
+
+
+def _sync_capability(
+    writer: SyncWriter,
+    connector: Connector,
+    capability: str,
+    result: RunResult,
+    *,
+    trigger: str,
+    dry_run: bool,
+    full: bool,
+    mappings: Mappings,
+    emit: Progress,
+    cancel: threading.Event | None,
+) -> None:
+    cursor = None if full else writer.cursor(capability)
+    execution = writer.start_execution(
+        result.run_id or 0, capability, trigger, dry_run=dry_run, full_resync=cursor is None
+    )
+    emit({"event": "execution_started", **_stats(execution)})
+    try:
+        if not dry_run:
+            execution.open_items = open_items(writer.con, writer.integration_id, capability)
+        if trigger == "manual" and not dry_run and execution.open_items:
+            remapped, loaded = retry.remap_open_items(writer, execution, mappings, emit)
+            result.remapped += remapped
+            result.loaded += loaded
+        pages: Iterator[Page] = connector.fetch(capability, cursor)
+        try:
+            for number, page in enumerate(pages, start=1):
+                mapped = map_page(
+                    capability, page.records, mappings, dry_run=dry_run, label=f"page-{number}"
+                )
+                writer.save_page(
+                    execution,
+                    mapped,
+                    cursor=page.cursor,
+                    records_fetched=len(page.records) if page.raw_count is None else page.raw_count,
+                    waited_s=page.waited_s,
+                )
+                emit({"event": "page", **_stats(execution)})
+                if cancel is not None and cancel.is_set():
+                    result.cancelled = True
+                    break
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+    except RateLimitedError as exc:
+        writer.finish_execution(execution, "partial", exc.code, exc.message)
+    except ConnectorError as exc:
+        writer.finish_execution(execution, "failed", exc.code, exc.message)
+    except (KeyboardInterrupt, SystemExit):
+        writer.finish_execution(execution, "cancelled", None, "Stopped by the user.")
+        _record(result, execution, emit)
+        raise
+    except BaseException as exc:
+        # A bug: record it on the execution, then let it surface with its traceback.
+        writer.finish_execution(
+            execution, "failed", None, f"Internal error: {type(exc).__name__}: {exc}"
+        )
+        _record(result, execution, emit)
+        raise
+    else:
+        if result.cancelled:
+            writer.finish_execution(
+                execution, "cancelled", None, "Cancelled; committed pages are kept."
+            )
+        else:
+            writer.finish_execution(execution, execution.outcome())
+    _record(result, execution, emit)
+
+
+def run_retry(
+    con: duckdb.DuckDBPyConnection,
+    integration_id: str,
+    *,
+    actor: str = "system",
+    progress: Progress | None = None,
+) -> RunResult:
+    """Re-map the open failed/partial items of an integration against today's mappings.
+
+    No source is called. One run (trigger ``retry``) with one execution per domain type that has
+    open items; ``run_id`` is ``None`` when there is nothing to retry.
+    """
+    integration = load_integration(con, integration_id)
+    if integration.dry_run:
+        raise TetherError(
+            f"Integration '{integration.id}' is in dry-run mode; a retry would load data.",
+            hint="Set dry_run: false in its integrations/*.yaml and apply first.",
+        )
+    recover_interrupted(con, integration.id)
+    if _running(con, integration.id):
+        raise SyncInProgressError(
+            f"A sync of '{integration.id}' is running; retry after it finishes.",
+            hint="It re-maps open items itself if it is a manual sync.",
+        )
+    domain_types = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT s.domain_type FROM sync_items s "
+            "JOIN executions e ON e.id = s.execution_id "
+            "WHERE s.integration_id = ? AND s.resolved_by IS NULL AND s.payload IS NOT NULL "
+            "AND s.status IN ('failed', 'partial_mapped') AND NOT e.dry_run ORDER BY 1",
+            [integration.id],
+        ).fetchall()
+    ]
+    if not domain_types:
+        return RunResult(None)
+    mappings = load_mappings(con, integration.id)
+    writer = SyncWriter(con, integration.id)
+    run_id = writer.start_run("retry", None, actor, {"domain_types": domain_types})
+    result = RunResult(run_id)
+    emit = progress or (lambda event: None)
+    for domain_type in domain_types:
+        execution = writer.start_execution(
+            run_id, domain_type, "retry", dry_run=False, full_resync=False
+        )
+        emit({"event": "execution_started", **_stats(execution)})
+        try:
+            remapped, loaded = retry.remap_open_items(writer, execution, mappings, emit)
+        except BaseException as exc:
+            writer.finish_execution(
+                execution, "failed", None, f"Internal error: {type(exc).__name__}: {exc}"
+            )
+            raise
+        result.remapped += remapped
+        result.loaded += loaded
+        writer.finish_execution(execution, execution.outcome())
+        _record(result, execution, emit)
+    return result

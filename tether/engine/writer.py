@@ -1,0 +1,476 @@
+"""Writing syncs to the state: runs, executions, and one transaction per page.
+
+``save_page`` is the rule of DESIGN §6 in code: the page's ``data.*`` upserts, its sync items and
+item errors, the execution's statistics and the new cursor commit together or not at all. Rows go
+in as Arrow tables (``INSERT … SELECT`` from a registered table), never row by row.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tether.connectors.base import Cursor
+from tether.engine.mapping import Item, MappedPage, Upsert
+from tether.errors import StateError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+_names = itertools.count()
+
+
+class DuplicateRunError(StateError):
+    """A run for this integration and cron tick already exists (the tick was launched before)."""
+
+    def __init__(self, integration_id: str, scheduled_for: datetime) -> None:
+        super().__init__(
+            f"A run of '{integration_id}' for the tick {scheduled_for.isoformat()} already "
+            "exists; a tick is never launched twice."
+        )
+        self.integration_id = integration_id
+        self.scheduled_for = scheduled_for
+
+
+@dataclass
+class Execution:
+    """One capability's execution in a run, with its statistics as committed so far."""
+
+    id: int
+    run_id: int
+    integration_id: str
+    domain_type: str
+    trigger: str
+    dry_run: bool
+    full_resync: bool
+    started_at: datetime
+    records_fetched: int = 0
+    success: int = 0
+    failed: int = 0
+    skipped: int = 0
+    mapped: int = 0
+    partial_mapped: int = 0
+    rate_limit_wait_s: float = 0.0
+    pages: int = 0
+    items: int = 0
+    status: str = "running"
+    error_code: str | None = None
+    error: str | None = None
+    open_items: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """External id → (execution_id, item id) of unresolved items a fresh fetch takes over."""
+
+    def count(self, items: Sequence[Item]) -> None:
+        """Add a page's items to the statistics (aggregate items count their records)."""
+        for item in items:
+            self.items += 1
+            if item.aggregate:
+                if self.dry_run:
+                    self.mapped += item.loaded
+                else:
+                    self.success += item.loaded
+                self.failed += item.failed
+                continue
+            status = item.status
+            if status == "success":
+                self.success += 1
+            elif status == "failed":
+                self.failed += 1
+            elif status == "partial_mapped":
+                self.partial_mapped += 1
+            elif status == "mapped":
+                self.mapped += 1
+            elif status == "skipped":
+                self.skipped += 1
+
+    def outcome(self) -> str:
+        return "partial" if self.failed or self.partial_mapped else "success"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SyncWriter:
+    """The state writes of syncs, retries and resets for one integration."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, integration_id: str) -> None:
+        self.con = con
+        self.integration_id = integration_id
+
+    # ----------------------------------------------------------------------------- runs
+
+    def start_run(
+        self,
+        trigger: str,
+        scheduled_for: datetime | None,
+        actor: str,
+        audit: dict[str, Any],
+    ) -> int:
+        """Create the run and its audit row; a tick already run raises ``DuplicateRunError``."""
+        import duckdb
+
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            row = con.execute(
+                "INSERT INTO runs (integration_id, trigger, scheduled_for, requested_by) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                [self.integration_id, trigger, scheduled_for, actor],
+            ).fetchone()
+            assert row is not None
+            run_id = int(row[0])
+            self.audit(
+                actor, "retry" if trigger == "retry" else "sync", {"run_id": run_id, **audit}
+            )
+            con.execute("COMMIT")
+        except duckdb.ConstraintException:
+            con.execute("ROLLBACK")
+            assert scheduled_for is not None
+            raise DuplicateRunError(self.integration_id, scheduled_for) from None
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return run_id
+
+    def audit(self, actor: str, action: str, detail: dict[str, Any]) -> None:
+        import orjson
+
+        self.con.execute(
+            "INSERT INTO audit_log (actor, action, integration_id, detail) VALUES (?, ?, ?, ?)",
+            [actor, action, self.integration_id, orjson.dumps(detail, default=str).decode()],
+        )
+
+    def start_execution(
+        self, run_id: int, domain_type: str, trigger: str, *, dry_run: bool, full_resync: bool
+    ) -> Execution:
+        started = _now()
+        row = self.con.execute(
+            "INSERT INTO executions (run_id, integration_id, domain_type, trigger, status, "
+            "dry_run, full_resync, started_at, pid) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?) "
+            "RETURNING id",
+            [
+                run_id,
+                self.integration_id,
+                domain_type,
+                trigger,
+                dry_run,
+                full_resync,
+                started,
+                os.getpid(),
+            ],
+        ).fetchone()
+        assert row is not None
+        return Execution(
+            int(row[0]),
+            run_id,
+            self.integration_id,
+            domain_type,
+            trigger,
+            dry_run,
+            full_resync,
+            started,
+        )
+
+    def finish_execution(
+        self,
+        execution: Execution,
+        status: str,
+        error_code: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        execution.status, execution.error_code, execution.error = status, error_code, error
+        finished = _now()
+        self.con.execute(
+            "UPDATE executions SET status = ?, error_code = ?, error = ?, finished_at = ?, "
+            "duration_s = ? WHERE id = ?",
+            [
+                status,
+                error_code,
+                error,
+                finished,
+                (finished - execution.started_at).total_seconds(),
+                execution.id,
+            ],
+        )
+
+    # ------------------------------------------------------------------------- cursors
+
+    def cursor(self, domain_type: str) -> Cursor | None:
+        import orjson
+
+        row = self.con.execute(
+            "SELECT cursor FROM sync_state WHERE integration_id = ? AND domain_type = ?",
+            [self.integration_id, domain_type],
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        value = orjson.loads(row[0])
+        return value if isinstance(value, dict) else None
+
+    # -------------------------------------------------------------------------- pages
+
+    def save_page(
+        self,
+        execution: Execution,
+        page: MappedPage,
+        *,
+        cursor: Cursor | None = None,
+        records_fetched: int = 0,
+        waited_s: float = 0.0,
+    ) -> None:
+        """Commit one page: data rows, items, item errors, statistics and cursor, together.
+
+        In a dry run nothing but the items and statistics is written. ``cursor=None`` keeps the
+        previous cursor.
+        """
+        execution.count(page.items)
+        execution.records_fetched += records_fetched
+        execution.rate_limit_wait_s += waited_s
+        execution.pages += 1
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            if not execution.dry_run:
+                for upsert in page.upserts:
+                    self._upsert(execution.id, upsert)
+                self._take_over(execution, page.items)
+            self._insert_items(execution, page.items)
+            self._save_statistics(execution)
+            if cursor is not None and not execution.dry_run:
+                self._save_cursor(execution, cursor)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _upsert(self, execution_id: int, upsert: Upsert) -> None:
+        import pyarrow as pa
+
+        table = upsert.table
+        if upsert.keys:
+            keys = self._register(pa.table({"k": pa.array(upsert.keys, pa.string())}))
+            self.con.execute(
+                f"DELETE FROM data.{table.name} WHERE integration_id = ? "
+                f"AND {table.key} IN (SELECT k FROM {keys})",
+                [self.integration_id],
+            )
+            self.con.unregister(keys)
+        if not upsert.rows:
+            return
+        columns = list(zip(*_last_per_key(upsert), strict=True))
+        arrays = {
+            name: pa.array(values, _ARROW_TYPES[kind]())
+            for (name, kind), values in zip(table.columns, columns, strict=True)
+        }
+        rows = self._register(pa.table(arrays))
+        names = ", ".join(table.column_names)
+        self.con.execute(
+            f"INSERT INTO data.{table.name} (integration_id, {names}, execution_id) "
+            f"SELECT ?, {names}, ? FROM {rows}",
+            [self.integration_id, execution_id],
+        )
+        self.con.unregister(rows)
+
+    def _take_over(self, execution: Execution, items: Sequence[Item]) -> None:
+        """A freshly fetched record takes over the older unresolved item of the same id."""
+        if not execution.open_items:
+            return
+        old: list[tuple[int, int]] = []
+        for item in items:
+            if not item.aggregate and item.supersedes is None:
+                old.extend(execution.open_items.pop(item.external_id, ()))
+        self.resolve(old, execution.id)
+
+    def resolve(self, old: Sequence[tuple[int, int]], by_execution: int) -> None:
+        """Mark items (execution_id, id) as taken over by ``by_execution``."""
+        if not old:
+            return
+        import pyarrow as pa
+
+        execution_ids, item_ids = zip(*old, strict=True)
+        ids = self._register(
+            pa.table(
+                {"e": pa.array(execution_ids, pa.int64()), "i": pa.array(item_ids, pa.int64())}
+            )
+        )
+        low, high = min(execution_ids), max(execution_ids)
+        self.con.execute(
+            f"UPDATE sync_items SET resolved_by = ? WHERE execution_id BETWEEN ? AND ? "
+            f"AND id IN (SELECT i FROM {ids}) AND resolved_by IS NULL",
+            [by_execution, low, high],
+        )
+        self.con.unregister(ids)
+
+    def _insert_items(self, execution: Execution, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        import orjson
+        import pyarrow as pa
+
+        n = len(items)
+        ids: list[int] = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT nextval('sync_item_id_seq') FROM range(?)", [n]
+            ).fetchall()
+        ]
+        fetched = _now()
+        payloads = [
+            None if item.payload is None else orjson.dumps(item.payload, default=str).decode()
+            for item in items
+        ]
+        table = pa.table(
+            {
+                "id": pa.array(ids, pa.int64()),
+                "external_id": pa.array([i.external_id for i in items], pa.string()),
+                "status": pa.array([i.status for i in items], pa.string()),
+                "error_code": pa.array([i.error_code for i in items], pa.string()),
+                "error_message": pa.array([i.error_message for i in items], pa.string()),
+                "records": pa.array([i.records for i in items], pa.int32()),
+                "payload": pa.array(payloads, pa.string()),
+            }
+        )
+        name = self._register(table)
+        self.con.execute(
+            "INSERT INTO sync_items (id, execution_id, integration_id, domain_type, external_id, "
+            "status, error_code, error_message, fetched_at, records, payload) "
+            f"SELECT id, ?, ?, ?, external_id, status, error_code, error_message, ?, records, "
+            f"payload FROM {name}",
+            [execution.id, self.integration_id, execution.domain_type, fetched],
+        )
+        self.con.unregister(name)
+        self._insert_errors(execution, items, ids)
+        superseded = [item.supersedes for item in items if item.supersedes is not None]
+        self.resolve(superseded, execution.id)
+        # Items still not fully loaded stay open; a later fetch of the same record takes over.
+        for item, item_id in zip(items, ids, strict=True):
+            if item.payload is not None and not item.aggregate and not execution.dry_run:
+                execution.open_items.setdefault(item.external_id, []).append(
+                    (execution.id, item_id)
+                )
+
+    def _insert_errors(self, execution: Execution, items: Sequence[Item], ids: list[int]) -> None:
+        rows = [
+            (item_id, e.external_id, e.code, e.message, e.sku, e.channel, e.warehouse)
+            for item, item_id in zip(items, ids, strict=True)
+            for e in item.errors
+        ]
+        if not rows:
+            return
+        import pyarrow as pa
+
+        item_ids, external_ids, codes, messages, skus, channels, warehouses = zip(
+            *rows, strict=True
+        )
+        s = pa.string()
+        name = self._register(
+            pa.table(
+                {
+                    "item_id": pa.array(item_ids, pa.int64()),
+                    "external_id": pa.array(external_ids, s),
+                    "code": pa.array(codes, s),
+                    "message": pa.array(messages, s),
+                    "sku": pa.array(skus, s),
+                    "channel": pa.array(channels, s),
+                    "warehouse": pa.array(warehouses, s),
+                }
+            )
+        )
+        self.con.execute(
+            "INSERT INTO sync_item_errors (item_id, execution_id, external_id, code, message, "
+            f"sku, channel, warehouse) SELECT item_id, ?, external_id, code, message, sku, "
+            f"channel, warehouse FROM {name}",
+            [execution.id],
+        )
+        self.con.unregister(name)
+
+    def _save_statistics(self, e: Execution) -> None:
+        self.con.execute(
+            "UPDATE executions SET records_fetched = ?, success = ?, failed = ?, skipped = ?, "
+            "mapped = ?, partial_mapped = ?, rate_limit_wait_s = ? WHERE id = ?",
+            [
+                e.records_fetched,
+                e.success,
+                e.failed,
+                e.skipped,
+                e.mapped,
+                e.partial_mapped,
+                e.rate_limit_wait_s,
+                e.id,
+            ],
+        )
+
+    def _save_cursor(self, execution: Execution, cursor: Cursor) -> None:
+        import orjson
+
+        self.con.execute(
+            "INSERT OR REPLACE INTO sync_state (integration_id, domain_type, generation, cursor, "
+            "updated_at) VALUES (?, ?, 0, ?, ?)",
+            [
+                self.integration_id,
+                execution.domain_type,
+                orjson.dumps(cursor, default=str).decode(),
+                _now(),
+            ],
+        )
+
+    def _register(self, table: pa.Table) -> str:
+        name = f"_tether_page_{os.getpid()}_{next(_names)}"
+        self.con.register(name, table)
+        return name
+
+
+def _last_per_key(upsert: Upsert) -> list[tuple[Any, ...]]:
+    """The rows, keeping only the last copy of a record that appears twice (never duplicate)."""
+    names = upsert.table.column_names
+    key, external_id = names.index(upsert.table.key), names.index("external_id")
+    if key == external_id:
+        if len(set(upsert.keys)) == len(upsert.rows):
+            return upsert.rows
+        latest = {row[key]: row for row in upsert.rows}
+    else:
+        latest = {(row[key], row[external_id]): row for row in upsert.rows}
+        if len(latest) == len(upsert.rows):
+            return upsert.rows
+    return list(latest.values())
+
+
+class _Types(dict[str, Any]):
+    """Arrow type constructors per ``TableSpec`` column kind (pyarrow is imported lazily)."""
+
+    def __missing__(self, kind: str) -> Any:
+        import pyarrow as pa
+
+        constructors = {
+            "str": pa.string,
+            "float": pa.float64,
+            "bool": pa.bool_,
+            "date": pa.date32,
+            "ts": lambda: pa.timestamp("us", tz="UTC"),
+        }
+        self[kind] = constructors[kind]
+        return self[kind]
+
+
+_ARROW_TYPES = _Types()
+
+
+def open_items(
+    con: duckdb.DuckDBPyConnection, integration_id: str, domain_type: str
+) -> dict[str, list[tuple[int, int]]]:
+    """External id → (execution_id, item id) of items not fully loaded and not yet taken over."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for external_id, execution_id, item_id in con.execute(
+        "SELECT s.external_id, s.execution_id, s.id FROM sync_items s "
+        "JOIN executions e ON e.id = s.execution_id "
+        "WHERE s.integration_id = ? AND s.domain_type = ? AND s.resolved_by IS NULL "
+        "AND s.status IN ('failed', 'partial_mapped') AND NOT e.dry_run",
+        [integration_id, domain_type],
+    ).fetchall():
+        found.setdefault(external_id, []).append((execution_id, item_id))
+    return found
