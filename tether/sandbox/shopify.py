@@ -249,11 +249,11 @@ class ShopifySandbox(SandboxServer):
         args = ctx.args(node)
         if name == "orders":
             page = self.orders_page(args)
-            ctx.counts[id(node)] = len(page.items)
+            ctx.count(node, len(page.items))
             return page
         if name == "productVariants":
             page = self.variants_page(args)
-            ctx.counts[id(node)] = len(page.items)
+            ctx.count(node, len(page.items))
             return page
         if name == "channels":
             return list_page(self.store.channels(), args)
@@ -520,6 +520,10 @@ class ShopifyHandler(BaseHTTPRequestHandler):
     server: ShopifySandbox
     protocol_version = "HTTP/1.1"
     server_version = "ShopifySandbox/1.0"
+    # Headers and body in one buffered write, sent at once: keep-alive clients otherwise wait
+    # out Nagle + delayed ACK (~40 ms) on every request.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

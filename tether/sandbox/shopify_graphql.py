@@ -212,8 +212,13 @@ def prepare(query: str, operation_name: str | None = None) -> Operation | list[G
 class Context:
     op: Operation
     variables: dict[str, Any]
-    counts: dict[int, int] = field(default_factory=dict)
-    """id(FieldNode) -> items a root connection actually returned (for ``actualQueryCost``)."""
+    counts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """id(FieldNode) -> (times resolved, items returned in all) per connection field, for
+    ``actualQueryCost`` (which Shopify computes from what was really returned)."""
+
+    def count(self, node: FieldNode, items: int) -> None:
+        calls, total = self.counts.get(id(node), (0, 0))
+        self.counts[id(node)] = (calls + 1, total + items)
 
     def args(self, node: FieldNode) -> dict[str, Any]:
         values = {
@@ -279,10 +284,11 @@ def _cost(ctx: Context, selection_set: SelectionSetNode | None, actual: bool) ->
             continue
         name = node.name.value
         if name in CONNECTIONS:
-            count = page_size(ctx.args(node))
-            if actual and id(node) in ctx.counts:
-                count = ctx.counts[id(node)]
-            total += 2 + count * (1 + _connection_node_cost(ctx, node, actual))
+            count: float = page_size(ctx.args(node))
+            if actual:
+                calls, items = ctx.counts.get(id(node), (1, 0))
+                count = items / max(1, calls)
+            total += round(2 + count * (1 + _connection_node_cost(ctx, node, actual)))
         elif name == "pageInfo":
             continue
         else:
@@ -342,6 +348,7 @@ def project(ctx: Context, value: Any, selection_set: SelectionSetNode | None) ->
         raw = value.get(name)
         if name == "lineItems" and isinstance(raw, list):
             raw = list_page(raw, ctx.args(node))
+            ctx.count(node, len(raw.items))
         out[key] = project(ctx, raw, node.selection_set)
     return out
 
