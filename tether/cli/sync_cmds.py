@@ -115,18 +115,23 @@ def _executions_table(executions: list[dict[str, Any]]) -> Table:
             str(e["partial_mapped"]),
             str(e["mapped"]),
             str(e["skipped"]),
-            _error_text(e),
+            e["error_code"] or ("error" if e["error"] else ""),
         )
     return table
 
 
-def _error_text(e: dict[str, Any]) -> str:
-    if not e.get("error"):
-        return ""
+def _print_execution_errors(executions: list[dict[str, Any]]) -> None:
+    """Full error messages under the table (they are too long for a column)."""
     from rich.markup import escape
 
-    code = f"{e['error_code']}: " if e.get("error_code") else ""
-    return escape(code + e["error"])
+    out = output.console()
+    for e in executions:
+        if e.get("error"):
+            code = f"{e['error_code']}: " if e.get("error_code") else ""
+            out.print(
+                f"[red]Execution {e['id']} ({e['domain_type']}) {e['status']}:[/] "
+                + escape(code + e["error"])
+            )
 
 
 # ------------------------------------------------------------------------------------------ sync
@@ -234,7 +239,7 @@ def sync(
     else:
         _print_sync(integration, result)
     if any(e["status"] == "failed" for e in executions):
-        raise click.exceptions.Exit(1)
+        sys.exit(1)
 
 
 def _print_sync(integration: str, result: dict[str, Any]) -> None:
@@ -255,6 +260,7 @@ def _print_sync(integration: str, result: dict[str, Any]) -> None:
     )
     out.print(title)
     out.print(_executions_table(executions))
+    _print_execution_errors(executions)
     for e in executions:
         if e["failed"] or e["partial_mapped"]:
             out.print(
@@ -296,6 +302,7 @@ def executions(
         out.print("No executions yet." if not status else f"No {status} executions.")
         return
     out.print(_executions_table(result["executions"]))
+    _print_execution_errors(result["executions"])
     if result.get("next_before_id"):
         out.print(f"[dim]More: --before {result['next_before_id']}[/]")
 
