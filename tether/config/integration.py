@@ -7,6 +7,7 @@ values so this package stays independent of the connector registry.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+@functools.lru_cache(maxsize=4096)
 def check_cron(expr: str) -> str | None:
     """Why ``expr`` is not a valid 6-field seconds-first cron, or ``None`` if it is."""
     from croniter import croniter

@@ -8,9 +8,10 @@ only reported when they carry surrounding spaces, which is almost always a mista
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
-from tether.config.model import MAPPING_FILES, MappingKey, MappingSource
+from tether.config.model import MAPPING_FILES, MappingKey
 from tether.errors import Problem
 
 HEADERS = {
@@ -18,6 +19,9 @@ HEADERS = {
     "channel": ["channel", "external_id", "integration"],
     "warehouse": ["warehouse", "external_id", "integration"],
 }
+
+
+_SPACE_AT_EDGE = re.compile(r"^\s|\s$|\s,|,\s")
 
 
 def header_line(kind: str) -> str:
@@ -30,7 +34,7 @@ def load_mapping_file(
     kind: str,
     integration_ids: set[str],
     rows: dict[MappingKey, str],
-    sources: dict[MappingKey, MappingSource],
+    sources: dict[MappingKey, int],
 ) -> list[Problem]:
     problems: list[Problem] = []
     expected = HEADERS[kind]
@@ -53,7 +57,7 @@ def load_mapping_file(
             ]
         for row in reader:
             line = reader.line_num
-            if not row or all(not cell for cell in row):
+            if not row or row == ["", "", ""]:
                 continue
             if len(row) != 3:
                 problems.append(
@@ -73,7 +77,7 @@ def load_mapping_file(
                     Problem(display, line, column, f"empty {empty}", "Every row needs both keys.")
                 )
                 continue
-            for col_index, value in enumerate(row):
+            for col_index, value in enumerate(row) if _SPACE_AT_EDGE.search(",".join(row)) else ():
                 if value != value.strip():
                     problems.append(
                         Problem(
@@ -107,7 +111,7 @@ def load_mapping_file(
                             line,
                             1,
                             f"duplicate row: external id '{external_id}' ({scope}) is already "
-                            f"mapped to '{target}' on line {previous.line}",
+                            f"mapped to '{target}' on line {previous}",
                             "Delete one of the two lines.",
                         )
                     )
@@ -118,11 +122,11 @@ def load_mapping_file(
                             line,
                             1,
                             f"external id '{external_id}' ({scope}) is mapped to two targets: "
-                            f"'{rows[key]}' on line {previous.line} and '{target}' on line {line}",
+                            f"'{rows[key]}' on line {previous} and '{target}' on line {line}",
                             "An external id maps to exactly one target; keep one line.",
                         )
                     )
                 continue
             rows[key] = target
-            sources[key] = MappingSource(display, line)
+            sources[key] = line
     return problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -31,7 +31,7 @@ class IntegrationConfig:
     source_path: str
 
     def as_record(self) -> dict[str, Any]:
-        record = asdict(self)
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
         record["capabilities"] = list(self.capabilities)
         return record
 
@@ -40,17 +40,12 @@ MappingKey = tuple[str, str, str]
 """(kind, integration_id or '' for all, external_id)."""
 
 
-@dataclass(frozen=True)
-class MappingSource:
-    path: str
-    line: int
-
-
 @dataclass
 class DesiredState:
     integrations: dict[str, IntegrationConfig] = field(default_factory=dict)
     mappings: dict[MappingKey, str] = field(default_factory=dict)
-    mapping_sources: dict[MappingKey, MappingSource] = field(default_factory=dict)
+    mapping_lines: dict[MappingKey, int] = field(default_factory=dict)
+    """Line of each row in its file (``mappings/<kind>s.csv``), for messages and plans."""
 
     def config_hash(self) -> str:
         """Identifies exactly this configuration; a saved plan made from other files is stale."""
@@ -59,7 +54,10 @@ class DesiredState:
             digest.update(
                 orjson.dumps(self.integrations[key].as_record(), option=orjson.OPT_SORT_KEYS)
             )
-        for mkey in sorted(self.mappings):
-            digest.update("\x1f".join((*mkey, self.mappings[mkey])).encode())
-            digest.update(b"\x1e")
+        # Rows in file order: reordering a file makes a saved plan stale, which is merely cautious.
+        digest.update(
+            "\x1e".join(
+                f"{k}\x1f{i}\x1f{e}\x1f{t}" for (k, i, e), t in self.mappings.items()
+            ).encode()
+        )
         return digest.hexdigest()

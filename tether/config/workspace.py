@@ -38,7 +38,7 @@ def _read_credentials(path: Path) -> CredentialsFile:
     if not path.is_file():
         return CredentialsFile(False, False, (), None)
     try:
-        document: Any = yamlpos.load_fast(path.read_text(encoding="utf-8"))
+        document: Any = yamlpos.load_untyped(path.read_text(encoding="utf-8"))
     except yamlpos.YamlSyntaxError as exc:
         return CredentialsFile(True, False, (), None, f"{exc.message} at line {exc.line}")
     except UnicodeDecodeError:
@@ -82,7 +82,7 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
                     kind,
                     ids_in_files,
                     desired.mappings,
-                    desired.mapping_sources,
+                    desired.mapping_lines,
                 )
             )
     if problems:

@@ -13,8 +13,31 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-_fast = YAML(typ="safe", pure=False)
 _round_trip = YAML(typ="rt")
+
+
+def _fast_loader() -> Any:
+    """libyaml's C loader with YAML 1.2 booleans (so ``country: NO`` stays a string, as in
+    ruamel's 1.2 round-trip parser that reports positions)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.CSafeLoader):
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Loader.yaml_implicit_resolvers = {
+        first: [r for r in resolvers if r[0] != bool_tag]
+        for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return Loader
+
+
+_Fast = _fast_loader()
 
 
 class YamlSyntaxError(Exception):
@@ -33,10 +56,23 @@ def _syntax_error(exc: MarkedYAMLError) -> YamlSyntaxError:
 
 
 def load_fast(text: str) -> Any:
+    """Parse quickly; on any error, re-parse with ruamel so the message and position match."""
+    import yaml
+
     try:
-        return _fast.load(text)
-    except MarkedYAMLError as exc:
-        raise _syntax_error(exc) from None
+        return yaml.load(text, Loader=_Fast)  # noqa: S506 - a safe loader subclass
+    except yaml.YAMLError:
+        return load_positions(text)
+
+
+def load_untyped(text: str) -> Any:
+    """Every scalar as a string (enough for SOPS files: key names and the MAC), fastest."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=yaml.CBaseLoader)  # noqa: S506 - no object construction
+    except yaml.YAMLError:
+        return load_positions(text)
 
 
 def load_positions(text: str) -> Any:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tether import __version__
-from tether.config.model import DesiredState, IntegrationConfig
+from tether.config.model import MAPPING_FILES, DesiredState, IntegrationConfig
 from tether.engine.schedule import next_fire_times
 from tether.state.applied import AppliedState
 
@@ -239,8 +239,8 @@ def diff_mappings(desired: DesiredState, applied: AppliedState) -> list[MappingC
         old = have.get(key)
         if old == target:
             continue
-        source = desired.mapping_sources.get(key)
-        where = f"{source.path}:{source.line}" if source else None
+        line = desired.mapping_lines.get(key)
+        where = f"mappings/{MAPPING_FILES[key[0]]}:{line}" if line else None
         action = "add" if old is None else "change"
         changes.append(MappingChange(action, *key, old, target, where))
     for key, old in have.items():
