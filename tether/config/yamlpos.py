@@ -60,7 +60,7 @@ def load_fast(text: str) -> Any:
     import yaml
 
     try:
-        return yaml.load(text, Loader=_Fast)  # noqa: S506 - a safe loader subclass
+        return yaml.load(text, Loader=_Fast)  # a safe loader subclass
     except yaml.YAMLError:
         return load_positions(text)
 
@@ -70,7 +70,7 @@ def load_untyped(text: str) -> Any:
     import yaml
 
     try:
-        return yaml.load(text, Loader=yaml.CBaseLoader)  # noqa: S506 - no object construction
+        return yaml.load(text, Loader=yaml.CBaseLoader)  # constructs no objects
     except yaml.YAMLError:
         return load_positions(text)
 
