@@ -130,3 +130,16 @@ class RedshiftWireShim:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main() -> None:
+    """``python tests/pg_shim.py UPSTREAM_PORT``: serve in the foreground, print the port."""
+    import sys
+
+    shim = RedshiftWireShim(int(sys.argv[1])).start()
+    print(shim.port, flush=True)
+    shim._thread.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -53,7 +53,6 @@ _KINDS: dict[int, str] = {
 }
 _OTHER_TYPES = {16: "boolean", 17: "bytea", 114: "json", 1083: "time", 1266: "timetz",
                 3000: "geometry", 3802: "jsonb", 4000: "super"}  # fmt: skip
-_NUMERIC = 1700
 
 # The smallest value of each cursor-column type: the cursor of a first or full sync.
 _MINIMUM: dict[int, Any] = {
@@ -213,6 +212,7 @@ class RedshiftConnector:
                 ssl=self.settings.ssl,
                 timeout=int(self.settings.timeout_s),
                 application_name="tether",
+                numeric_to_float=True,  # DECIMAL → float: the state stores DOUBLE
             )
         except Exception as exc:
             raise self._error(exc, "connecting") from None
@@ -233,13 +233,13 @@ class RedshiftConnector:
         self._run(db, f"DECLARE {_SERVER_CURSOR} NO SCROLL CURSOR FOR {ordered}", {"cursor": value})
         size = self.settings.page_size
         batch = self._fetch(db, size)
-        names, convert, cursor_index = self._describe(db.description, capability, column)
+        names, cursor_index = self._describe(db.description, capability, column)
         done: Any = value
         while batch:
             following = self._fetch(db, size) if len(batch) == size else []
             if cursor_index is not None:
                 done = _completed_value(batch, cursor_index, done, last_page=not following)
-            rows = [dict(zip(names, convert(row), strict=True)) for row in batch]
+            rows = [dict(zip(names, row, strict=False)) for row in batch]
             yield Page(
                 records=rows_to_records(capability, rows),
                 cursor=None if done is None else {"column": column, "value": _jsonable(done)},
@@ -263,8 +263,8 @@ class RedshiftConnector:
 
     def _describe(
         self, description: Sequence[Sequence[Any]] | None, capability: str, column: str | None
-    ) -> tuple[list[str], Callable[[list[Any]], list[Any]], int | None]:
-        """Check the result's columns; return names, a row converter and the cursor's index."""
+    ) -> tuple[list[str], int | None]:
+        """Check the result's columns; return their names and the cursor column's index."""
         columns = [(str(d[0]), int(d[1])) for d in description or ()]
         check_columns(capability, {name: column_kind(oid) for name, oid in columns}, SERVICE)
         names = [name for name, _ in columns]
@@ -275,15 +275,7 @@ class RedshiftConnector:
                 hint=f"Select '{column}' in settings.queries.{capability}.sql or change "
                 "cursor_column.",
             )
-        decimals = [i for i, (_, oid) in enumerate(columns) if oid == _NUMERIC]
-
-        def convert(row: list[Any]) -> list[Any]:
-            for i in decimals:  # DECIMAL → float: the state stores DOUBLE and JSON payloads
-                if row[i] is not None:
-                    row[i] = float(row[i])
-            return row
-
-        return names, convert, None if column is None else names.index(column)
+        return names, None if column is None else names.index(column)
 
     def _fetch(self, db: Any, size: int) -> list[list[Any]]:
         self._run(db, f"FETCH FORWARD {size} FROM {_SERVER_CURSOR}", None)
