@@ -1,0 +1,424 @@
+"""The daemon's HTTP/JSON API on a Unix socket.
+
+``POST /v1/ops/{name}`` with a JSON object of parameters runs ``tether.daemon.ops.run`` and
+answers ``{"result": …}`` or ``{"error": {"type", "message", "hint"}}`` with a 4xx/5xx status.
+With the ``X-Tether-Progress: 1`` header the answer is streamed as ND-JSON: ``{"progress": …}``
+lines while the operation runs, then the final result or error line. ``GET /health`` answers
+the daemon's health (503 when it is not ok); ``GET /v1/ops`` lists operations and their roles.
+
+Who is calling comes from the kernel, not from the request: the peer's uid (``SO_PEERCRED``)
+becomes a user name, and ``[access]`` in tether.toml gives its role. The socket is created mode
+0600 (0660 and group-owned when ``[daemon] socket_group`` is set), so reaching it at all is the
+first gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import importlib
+import inspect
+import logging
+import os
+import pwd
+import socket
+import socketserver
+import stat
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from tether.config.project import Workspace
+from tether.daemon import ops, wire
+from tether.daemon.dispatch import Dispatcher, Queued
+from tether.errors import PermissionDeniedError, StateError, TetherError
+
+log = logging.getLogger("tether.daemon.api")
+
+OPS_PREFIX = "/v1/ops/"
+RELOAD_AFTER = frozenset({"pause", "resume", "delete", "reset"})
+"""Operations that can change what is scheduled (apply reloads through its own hook)."""
+EXCLUSIVE = frozenset({"reset", "delete"})
+"""Operations refused while a run of the same integration is in progress."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    pid: int
+    uid: int
+    gid: int
+    user: str
+
+
+def peer_credentials(sock: socket.socket) -> Peer:
+    """Who is on the other end of a Unix socket, from the kernel (SO_PEERCRED)."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", raw)
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)  # no passwd entry (containers): [access] may list the uid
+    return Peer(pid, uid, gid, user)
+
+
+class Api:
+    """Runs operations for peers: roles, the one-run-per-integration rule, reloads."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        state: ops.StateAccess,
+        dispatcher: Dispatcher | None,
+        health: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.state = state
+        self.dispatcher = dispatcher
+        self.services: dict[str, Any] = {"sync": self._sync_hook}
+        if dispatcher is not None:
+            self.services["scheduler"] = dispatcher
+            self.services["on_apply"] = lambda serial: dispatcher.reload()
+        if health is not None:
+            self.services["daemon"] = health
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    def role(self, peer: Peer) -> str:
+        return ops.role_of(peer.user, self.workspace)
+
+    def context(
+        self, peer: Peer, progress: Callable[[dict[str, Any]], None] | None = None
+    ) -> ops.Context:
+        ctx = ops.Context(
+            self.workspace,
+            self.state,
+            actor=peer.user,
+            role=self.role(peer),
+            progress=progress,
+            services=self.services,
+        )
+        if self.dispatcher is not None:
+            ctx.cancel = self.dispatcher.cancel
+        return ctx
+
+    def call(
+        self,
+        peer: Peer,
+        name: str,
+        params: dict[str, Any],
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Any:
+        op = ops.get(name)
+        ctx = self.context(peer, progress)
+        if not ops.allowed(ctx.role, op.role):
+            raise PermissionDeniedError(name, ctx.role, op.role)
+        _check_params(op, params)
+        with self._counting():
+            if self.dispatcher is not None and name == "retry":
+                return self._as_run(ctx, name, params, queue=True)
+            if self.dispatcher is not None and name in EXCLUSIVE:
+                return self._as_run(ctx, name, params, queue=False)
+            result = ops.run(ctx, name, params)
+        if self.dispatcher is not None and name in RELOAD_AFTER:
+            self.dispatcher.reload()
+        return result
+
+    @contextlib.contextmanager
+    def _counting(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _as_run(self, ctx: ops.Context, name: str, params: dict[str, Any], queue: bool) -> Any:
+        """Run an operation as the integration's one run (queued behind a run in progress)."""
+        assert self.dispatcher is not None
+        integration = str(params.get("integration", ""))
+        later = None
+        if queue:
+
+            def later(cancel: threading.Event) -> Any:
+                return ops.run(_background(ctx, cancel), name, params)
+
+        queued, result = self.dispatcher.request(
+            integration, name, ctx.actor, lambda: ops.run(ctx, name, params), later
+        )
+        if queued is None:
+            return result
+        return {
+            "run_id": None,
+            "queued": True,
+            "items_retried": 0,
+            "items_loaded": 0,
+            "still_failed": None,
+            "executions": [],
+            **_queued_detail(integration, name, queued),
+        }
+
+    def _sync_hook(self, ctx: ops.Context, **params: Any) -> dict[str, Any]:
+        """The daemon side of the ``sync`` operation: one run per integration, else queue."""
+        # By name, like the operation modules: the CLI starts the daemon but never the engine.
+        syncs = importlib.import_module("tether.daemon.ops.syncs")
+        manual: Callable[..., dict[str, Any]] = syncs.run_manual_sync
+        if self.dispatcher is None:
+            return manual(ctx, **params)
+        integration = str(params["integration"])
+
+        def later(cancel: threading.Event) -> Any:
+            return manual(_background(ctx, cancel), **params)
+
+        queued, result = self.dispatcher.request(
+            integration, "manual", ctx.actor, lambda: manual(ctx, **params), later
+        )
+        if queued is None:
+            answer: dict[str, Any] = result
+            return answer
+        return {
+            "run_id": None,
+            "queued": True,
+            "executions": [],
+            "remapped": {"items": 0, "loaded": 0},
+            **_queued_detail(integration, "sync", queued),
+        }
+
+    def health(self, peer: Peer) -> dict[str, Any]:
+        result: dict[str, Any] = ops.run(self.context(peer), "health", {})
+        return result
+
+
+def _background(ctx: ops.Context, cancel: threading.Event) -> ops.Context:
+    return ops.Context(ctx.workspace, ctx.state, ctx.actor, ctx.role, None, cancel, ctx.services)
+
+
+def _queued_detail(integration: str, what: str, queued: Queued) -> dict[str, Any]:
+    running = queued.running
+    since = running.started_at.isoformat() if running.started_at else None
+    return {
+        "integration": integration,
+        "position": queued.position,
+        "running": {"trigger": running.trigger, "started_at": since,
+                    "requested_by": running.requested_by},
+        "message": f"A {running.trigger} run of '{integration}' is in progress (since {since}); "
+        f"this {what} is queued (position {queued.position}) and starts when it ends.",
+    }  # fmt: skip
+
+
+def _check_params(op: ops.Operation, params: dict[str, Any]) -> None:
+    try:
+        inspect.signature(op.fn).bind(None, **params)
+    except TypeError as exc:
+        raise TetherError(
+            f"Invalid parameters for operation '{op.name}': {exc}.",
+            hint="The client and the daemon may be different versions of tether.",
+        ) from None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tether-daemon"
+    timeout = 600  # an idle keep-alive connection is closed after this
+    server: DaemonServer
+    peer: Peer
+
+    def setup(self) -> None:
+        super().setup()
+        self.peer = self.server.peer_of(self.request)
+
+    def address_string(self) -> str:
+        return f"uid={self.peer.uid}"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format % args)
+
+    def do_GET(self) -> None:
+        api = self.server.api
+        started = time.perf_counter()
+        if self.path == "/health":
+            try:
+                doc = api.health(self.peer)
+            except Exception as exc:
+                self._send_error(exc)
+            else:
+                self._send(200 if doc.get("ok") else 503, {"result": doc})
+        elif self.path == "/v1/ops":
+            listing = [
+                {"name": o.name, "role": o.role, "summary": o.summary}
+                for o in sorted(ops.operations().values(), key=lambda o: o.name)
+            ]
+            self._send(200, {"result": {"operations": listing, "role": api.role(self.peer)}})
+        else:
+            self._send_error(_not_found(self.path))
+        self._access_log("GET", self.path, started)
+
+    def do_POST(self) -> None:
+        started = time.perf_counter()
+        name = self.path[len(OPS_PREFIX) :] if self.path.startswith(OPS_PREFIX) else None
+        try:
+            params = self._params()
+        except TetherError as exc:
+            self._send_error(exc)
+            return
+        if name is None:
+            self._send_error(_not_found(self.path))
+        elif self.headers.get(wire.PROGRESS_HEADER) == "1":
+            self._stream(name, params)
+        else:
+            try:
+                result = self.server.api.call(self.peer, name, params)
+            except Exception as exc:
+                self._send_error(exc, name)
+            else:
+                self._send(200, {"result": result})
+        self._access_log("POST", self.path, started)
+
+    def _params(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        try:
+            params = wire.loads(raw)
+        except ValueError:
+            params = None
+        if not isinstance(params, dict):
+            raise TetherError("The request body must be a JSON object of parameters.")
+        return params
+
+    def _stream(self, name: str, params: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        lock = threading.Lock()
+        attached = [True]
+
+        def line(doc: dict[str, Any]) -> None:
+            with lock:
+                if not attached[0]:
+                    return
+                try:
+                    self.wfile.write(wire.dumps(doc) + b"\n")
+                except OSError:
+                    attached[0] = False  # the caller went away; the operation carries on
+
+        try:
+            result = self.server.api.call(
+                self.peer, name, params, lambda event: line({"progress": event})
+            )
+        except Exception as exc:
+            _log_failure(exc, name)
+            line({"error": wire.error_to_json(exc), "status": wire.http_status(exc)})
+        else:
+            line({"result": result})
+
+    def _send(self, status: int, doc: dict[str, Any]) -> None:
+        body = wire.dumps(doc)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_error(self, exc: BaseException, name: str | None = None) -> None:
+        _log_failure(exc, name)
+        self._send(wire.http_status(exc), {"error": wire.error_to_json(exc)})
+
+    def _access_log(self, method: str, path: str, started: float) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "request",
+                extra={"fields": {"method": method, "path": path, "user": self.peer.user,
+                                  "ms": round((time.perf_counter() - started) * 1000, 2)}},
+            )  # fmt: skip
+
+
+def _not_found(path: str) -> TetherError:
+    from tether.errors import NotFoundError
+
+    return NotFoundError(f"No such endpoint: {path}.", hint="POST /v1/ops/{name}, GET /health.")
+
+
+def _log_failure(exc: BaseException, name: str | None) -> None:
+    if isinstance(exc, TetherError):
+        log.info(
+            "operation refused or failed",
+            extra={"fields": {"operation": name, "error": type(exc).__name__,
+                              "message": exc.message}},
+        )  # fmt: skip
+    else:
+        log.error("operation crashed", exc_info=exc, extra={"fields": {"operation": name}})
+
+
+class DaemonServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """One thread per connection (clients keep theirs alive); mode 0600 or 0660 + group."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(
+        self,
+        path: Path,
+        api: Api,
+        *,
+        socket_group: str | None = None,
+        peer_of: Callable[[socket.socket], Peer] = peer_credentials,
+    ) -> None:
+        self.path = path
+        self.api = api
+        self.peer_of = peer_of
+        gid = _group_id(socket_group) if socket_group else None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_socket(path)
+        old_umask = os.umask(0o177)  # never exists with wider permissions, not even briefly
+        try:
+            with wire.socket_address(path) as address:
+                super().__init__(address, _Handler)
+        finally:
+            os.umask(old_umask)
+        if gid is not None:
+            os.chown(path, -1, gid)
+            os.chmod(path, 0o660)
+        else:
+            os.chmod(path, 0o600)
+
+    def serve_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="api", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _group_id(name: str) -> int:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise StateError(
+            f"[daemon] socket_group = {name!r} is not a group on this machine.",
+            hint="Create the group (groupadd) or fix tether.toml.",
+        ) from None
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """The caller holds the state lock, so a socket left here belongs to a dead daemon."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise StateError(
+            f"{path} exists and is not a socket.",
+            hint="Move it away or set [daemon] socket in tether.toml to another path.",
+        )
+    path.unlink()

@@ -1,0 +1,278 @@
+"""The daemon process: ``tether daemon`` runs this in the foreground.
+
+Start: take the state lock (operation "daemon") for the whole lifetime — from then on this is
+the only process that opens the DuckDB file — migrate, mark executions left ``running`` by a dead
+process ``interrupted``, decide missed ticks, then serve the socket and run the scheduler.
+
+Stop (SIGTERM / SIGINT): stop launching, set the cancel event so each running sync commits its
+page in flight and ends ``cancelled``, wait up to ``STOP_TIMEOUT_S``, release everything, exit 0.
+After a kill -9 the next start marks the dead runs ``interrupted``; their next run resumes from
+the committed cursor. SIGHUP re-reads tether.toml ([access]) and the applied schedules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from tether.config.project import Workspace, load_project
+from tether.daemon import ops
+from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
+from tether.daemon.logs import configure_logging
+from tether.daemon.scheduler import LATE_GRACE, PendingRun, Schedule
+from tether.daemon.server import Api, DaemonServer, Peer, peer_credentials
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from tether.state.db import StateLock
+
+log = logging.getLogger("tether.daemon")
+
+STOP_TIMEOUT_S = 8.0
+"""How long running syncs get to finish their page after SIGTERM (the whole stop stays < 10 s)."""
+OK_LAG_S = 60.0
+"""Health is not ok when a due tick has waited longer than this to start."""
+
+
+def engine_runner(workspace: Workspace, con: duckdb.DuckDBPyConnection) -> Runner:
+    """Scheduled and catch-up runs through the sync engine, each on its own cursor."""
+    # Loaded by name, like the operation modules, so the CLI has no import path to the engine.
+    sync = importlib.import_module("tether.engine.sync")
+
+    def run(pending: PendingRun, cancel: threading.Event) -> dict[str, Any]:
+        cur = con.cursor()
+        try:
+            result = sync.run_sync(
+                cur,
+                workspace,
+                pending.integration_id,
+                trigger=pending.trigger,
+                scheduled_for=pending.scheduled_for,
+                actor="scheduler",
+                cancel=cancel,
+            )
+        except sync.DuplicateRunError:
+            log.info(
+                "tick already ran; not running it twice",
+                extra={"fields": {"integration": pending.integration_id,
+                                  "scheduled_for": _iso(pending.scheduled_for)}},
+            )  # fmt: skip
+            return {"skipped": "duplicate tick"}
+        finally:
+            cur.close()
+        return {"run_id": result.run_id, "statuses": result.statuses,
+                "cancelled": result.cancelled}  # fmt: skip
+
+    return run
+
+
+def load_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
+    """The schedulable integrations, the applied serial, and each one's catch-up anchor."""
+    cur = con.cursor()
+    try:
+        serial = cur.execute("SELECT value FROM meta WHERE key = 'serial'").fetchone()
+        rows = cur.execute(
+            "SELECT i.id, i.cron, i.timezone, coalesce(r.last_tick, i.created_at) "
+            "FROM integrations i LEFT JOIN (SELECT integration_id, max(scheduled_for) AS "
+            "last_tick FROM runs WHERE scheduled_for IS NOT NULL GROUP BY 1) r "
+            "ON r.integration_id = i.id WHERE i.enabled AND NOT i.paused ORDER BY i.id"
+        ).fetchall()
+    finally:
+        cur.close()
+    return Snapshot(
+        serial=int(serial[0]) if serial else None,
+        schedules={r[0]: Schedule(r[1], r[2]) for r in rows},
+        anchors={r[0]: r[3].astimezone(UTC) for r in rows if r[3] is not None},
+    )
+
+
+class Daemon:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        runner: Runner | None = None,
+        socket_peer: Callable[[socket.socket], Peer] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        grace: timedelta = LATE_GRACE,
+    ) -> None:
+        self.workspace = workspace
+        self._runner = runner
+        self._socket_peer = socket_peer
+        self._clock = clock
+        self._grace = grace
+        self.started_at = datetime.now(UTC)
+        self.stop_requested = threading.Event()
+        self.lock: StateLock | None = None
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.server: DaemonServer | None = None
+        self.api: Api | None = None
+
+    def start(self) -> None:
+        from tether.state.db import StateLock, connect, migrate
+
+        path = self.workspace.state_path
+        self.lock = StateLock(path, "daemon")
+        self.lock.acquire()
+        if self.lock.took_over is not None:
+            log.warning(
+                "took over the state lock of a dead process",
+                extra={"fields": {"previous": self.lock.took_over.describe()}},
+            )
+        try:
+            self.con = connect(path, read_only=False)
+            migrate(self.con)
+            self._recover()
+            settings = self.workspace.settings.daemon
+            con = self.con
+            self.dispatcher = Dispatcher(
+                max_concurrent=settings.max_concurrent_syncs,
+                catch_up=settings.catch_up,
+                runner=self._runner or engine_runner(self.workspace, con),
+                load=lambda: load_snapshot(con),
+                clock=self._clock,
+                grace=self._grace,
+            )
+            self.api = Api(self.workspace, ops.SharedStateAccess(con), self.dispatcher, self.health)
+            self.server = DaemonServer(
+                self.workspace.socket_path,
+                self.api,
+                socket_group=settings.socket_group,
+                peer_of=self._socket_peer or peer_credentials,
+            )
+            self.dispatcher.start()
+            self.server.serve_in_thread()
+        except BaseException:
+            self._release()
+            raise
+        log.info(
+            "daemon ready",
+            extra={"fields": {"pid": os.getpid(), "socket": str(self.workspace.socket_path),
+                              "state": str(path), "serial": self.dispatcher.serial,
+                              "catch_up": settings.catch_up}},
+        )  # fmt: skip
+
+    def _recover(self) -> None:
+        assert self.con is not None
+        sync = importlib.import_module("tether.engine.sync")
+        cur = self.con.cursor()
+        try:
+            dead: list[int] = sync.recover_interrupted(cur, everything=True)
+        finally:
+            cur.close()
+        if dead:
+            log.warning(
+                "marked executions of a stopped process interrupted",
+                extra={"fields": {"executions": dead}},
+            )
+
+    def health(self) -> dict[str, Any]:
+        assert self.dispatcher is not None
+        doc = self.dispatcher.health()
+        doc.update(
+            ok=not doc["stopping"] and doc["scheduler_lag_s"] <= OK_LAG_S,
+            started_at=self.started_at.isoformat(),
+            uptime_s=round((datetime.now(UTC) - self.started_at).total_seconds(), 1),
+            serial=self.dispatcher.serial,
+        )
+        return doc
+
+    def reload_config(self) -> None:
+        """SIGHUP: re-read tether.toml for [access]; re-read the applied schedules."""
+        try:
+            fresh = load_project(self.workspace.root)
+        except Exception as exc:
+            log.error("tether.toml not reloaded", extra={"fields": {"error": str(exc)}})
+            return
+        self.workspace.settings.access = fresh.settings.access
+        if self.dispatcher is not None:
+            self.dispatcher.reload()
+        log.info("configuration reloaded", extra={"fields": {"admins": fresh.settings.access.admins,
+                 "operators": fresh.settings.access.operators}})  # fmt: skip
+
+    def stop(self) -> None:
+        started = time.monotonic()
+        if self.server is not None:
+            self.server.close()  # no new requests; calls in progress finish
+        left: list[PendingRun] = []
+        if self.dispatcher is not None:
+            left = self.dispatcher.stop(STOP_TIMEOUT_S)
+        while self.api is not None and self.api.in_flight and time.monotonic() - started < 9:
+            time.sleep(0.05)
+        if left:
+            self._cancel_leftovers(left)
+        self._release()
+        log.info(
+            "daemon stopped", extra={"fields": {"seconds": round(time.monotonic() - started, 2)}}
+        )
+
+    def _cancel_leftovers(self, left: list[PendingRun]) -> None:
+        """Runs stuck past the timeout (a page still in flight): record them as cancelled."""
+        assert self.con is not None
+        ids = [r.integration_id for r in left]
+        log.warning("runs did not stop in time", extra={"fields": {"integrations": ids}})
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                "UPDATE executions SET status = 'cancelled', finished_at = now(), "
+                "duration_s = epoch(now() - started_at), error = 'Stopped by a daemon shutdown "
+                "before its page finished; the next run resumes from the last committed page.' "
+                f"WHERE status = 'running' AND integration_id IN ({', '.join('?' * len(ids))})",
+                ids,
+            )
+        except Exception:
+            log.exception("could not record the stopped runs")
+        finally:
+            cur.close()
+
+    def _release(self) -> None:
+        if self.con is not None:
+            try:
+                self.con.close()
+            except Exception:
+                log.exception("closing the state file failed")
+            self.con = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def run_daemon(workspace: Workspace, *, log_format: str = "text", log_level: str = "info") -> int:
+    """Run in the foreground until SIGTERM/SIGINT; the process exit code."""
+    configure_logging(log_format, log_level)
+    daemon = Daemon(workspace)
+    stop = daemon.stop_requested
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            log.info("stopping", extra={"fields": {"signal": signal.Signals(signum).name}})
+        stop.set()
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=daemon.reload_config, name="reload", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    daemon.start()
+    while not stop.wait(3600):
+        pass
+    daemon.stop()
+    sys.stderr.flush()
+    return 0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
