@@ -1,0 +1,1 @@
+"""One screen per file: dashboard → integration → execution → item, plus help and dialogs."""
