@@ -26,7 +26,7 @@ def _print_plan(doc: dict[str, Any], fmt: str) -> None:
                 handle.write(text)
     else:
         out = output.console()
-        out.print(render_text(doc, color=out.is_terminal), soft_wrap=True)
+        out.print(render_text(doc, color=out.is_terminal), soft_wrap=True, markup=out.is_terminal)
 
 
 def _save_plan(doc: dict[str, Any], path: Path) -> None:

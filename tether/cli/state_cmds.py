@@ -48,12 +48,16 @@ def status(ctx: click.Context, as_json: bool) -> None:
     An integration whose last sync is older than its schedule implies is flagged OVERDUE
     ("Data not syncing": check it is enabled, its schedule, and its last execution).
     """
-    from rich.table import Table
-
     result = output.backend(ctx).call("status")
     if as_json:
         output.echo_json(result)
         return
+    print_status(result)
+
+
+def print_status(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
     out = output.console()
     if not result["integrations"]:
         out.print("No integrations applied yet. Run `tether plan` and `tether apply`.")
