@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import WorkspaceBuilder, run_tether
 
 CREDS = {"store_url": "acme.myshopify.com", "access_token": "shpat_x"}

@@ -6,7 +6,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from conftest import WorkspaceBuilder, run_tether
 
 CREDS = {"store_url": "acme.myshopify.com", "access_token": "shpat_x"}
