@@ -553,7 +553,7 @@ class ShopifyConnector:
 
     def _pace(self, cost: int) -> None:
         """Wait before sending when the bucket (as last reported) cannot pay for the query."""
-        if self.available is not None and self.available < cost:
+        if self.available is not None and self.available < cost <= MAX_QUERY_COST:
             self._wait_throttled(cost)
 
     def _wait_throttled(self, cost: int) -> None:

@@ -206,7 +206,7 @@ class ShopifySandbox(SandboxServer):
         super().__init__(ShopifyHandler, scenario, host, port)
         self.store = Store(scenario.shape())
         self.clock: Callable[[], float] = time.monotonic
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.rng = random.Random(scenario.seed)
         self.buckets: dict[str, Bucket] = {}
         self.jobs: dict[int, BulkJob] = {}
@@ -214,6 +214,15 @@ class ShopifySandbox(SandboxServer):
         self.bulk_dir = tempfile.mkdtemp(prefix="tether-shopify-bulk-")
         self.requests = 0
         """GraphQL requests answered (tests assert on retries and page counts)."""
+
+    def start(self) -> ShopifySandbox:
+        # A short poll interval makes stop() quick (tests start and stop many servers).
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-shopify"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        return self
 
     def server_close(self) -> None:
         super().server_close()

@@ -19,8 +19,9 @@ ORDER_BASE = 5_000_000_000
 LINE_BASE = 13_000_000_000
 VARIANT_BASE = 40_000_000_000
 PRODUCT_BASE = 8_000_000_000
-TEMPLATES = 10_007
-"""A prime, so the stride through the pool visits every template before repeating one."""
+TEMPLATES = (1_009, 10_007)
+"""Template pool sizes (small stores, others): primes, so the stride through the pool visits
+every template before repeating one."""
 STRIDE = 7_919
 
 CHANNELS = {
@@ -90,7 +91,8 @@ class Store:
         self.catalogue = [f"SKU-{k:05d}" for k in range(shape.skus)]
         self.extra_skus = list(UNMAPPED_SKUS) if shape.unmapped_sku_rate > 0 else []
         self.prices = {sku: rng.randrange(500, 12_000) for sku in self.catalogue + self.extra_skus}
-        self.templates = [self._draw(rng) for _ in range(TEMPLATES)]
+        self.pool = TEMPLATES[0] if shape.orders <= TEMPLATES[0] else TEMPLATES[1]
+        self.templates = [self._draw(rng) for _ in range(self.pool)]
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -137,10 +139,10 @@ class Store:
         )
 
     def template_index(self, i: int) -> int:
-        return (i * STRIDE + self.shape.seed) % TEMPLATES
+        return (i * STRIDE + self.shape.seed) % self.pool
 
     def template(self, i: int) -> _Template:
-        return self.templates[(i * STRIDE + self.shape.seed) % TEMPLATES]
+        return self.templates[(i * STRIDE + self.shape.seed) % self.pool]
 
     def created_epoch(self, i: int) -> int:
         return self.start + int(i * self.step)

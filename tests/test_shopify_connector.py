@@ -1,0 +1,359 @@
+"""The Shopify connector against the real sandbox on loopback (and a few transport-level units)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tether.connectors.base import Page
+from tether.connectors.http import HttpPolicy
+from tether.connectors.shopify import ShopifyConnector, ShopifySettings
+from tether.errors import AuthError, DataError, RateLimitedError, UnavailableError
+from tether.sandbox.shopify import Scenario, ShopifySandbox, serve
+
+ANCHOR = datetime(2026, 3, 1, tzinfo=UTC)
+TOKEN = "shpat_sandbox"
+CREDS = {"store_url": "acme.myshopify.com", "access_token": TOKEN}
+
+
+class FakeClock:
+    """One clock for the sandbox's cost bucket and the connector's sleeps: waits cost no time."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def sandbox(clock: FakeClock, **switches: Any) -> ShopifySandbox:
+    switches.setdefault("anchor", ANCHOR)
+    switches.setdefault("restore_rate", 1e6)
+    server = serve(Scenario(**switches))
+    server.clock = clock.now
+    return server
+
+
+@pytest.fixture
+def store(clock: FakeClock) -> Iterator[ShopifySandbox]:
+    with sandbox(clock) as server:
+        yield server
+
+
+def connect(
+    server: ShopifySandbox, clock: FakeClock, *, full: bool = False, **settings: Any
+) -> ShopifyConnector:
+    settings.setdefault("bulk", False)
+    return ShopifyConnector(
+        ShopifySettings(base_url=server.url, **settings),
+        CREDS,
+        full=full,
+        policy=HttpPolicy(sleep=clock.sleep, wait_budget_s=settings.get("wait_budget_s", 60.0)),
+        now=lambda: ANCHOR + timedelta(hours=1),
+    )
+
+
+def records(pages: list[Page]) -> list[dict[str, Any]]:
+    return [r for page in pages for r in page.records]
+
+
+def expected_orders(server: ShopifySandbox, statuses: set[str]) -> list[str]:
+    s = server.store
+    return [
+        f"gid://shopify/Order/{5_000_000_000 + i}"
+        for i in range(s.count)
+        if s.template(i).status in statuses
+    ]
+
+
+PAID = {"PAID", "PARTIALLY_REFUNDED"}
+
+
+def test_incremental_pages_carry_the_cursor_of_their_last_record(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    pages = list(connect(store, clock, page_size=40).fetch("sales_orders", None))
+
+    assert len(pages) > 3
+    for page in pages:
+        last = page.records[-1]
+        assert page.cursor == {"updated_at": last["updated_at"], "id": last["external_id"]}
+    stamps = [r["updated_at"] for r in records(pages)]
+    assert stamps == sorted(stamps)
+    assert [r["external_id"] for r in records(pages)] == expected_orders(store, PAID)
+
+
+def test_a_resumed_sync_starts_after_the_last_committed_page(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    first = list(connect(store, clock, page_size=40).fetch("sales_orders", None))
+    ids = [r["external_id"] for r in records(first)]
+    committed = first[2].cursor  # the run crashed while page 3 was in flight
+    assert committed is not None
+
+    resumed = records(list(connect(store, clock, page_size=40).fetch("sales_orders", committed)))
+
+    # The resumed run starts at the cursor's record (``updated_at >=`` minus the lookback):
+    # it re-reads at most what the lookback covers and misses nothing.
+    start = ids.index(committed["id"])
+    assert [r["external_id"] for r in resumed] == ids[start:]
+
+
+def test_orders_arriving_after_a_sync_come_with_the_next_one(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    pages = list(connect(store, clock).fetch("sales_orders", None))
+    store.store.grow(40)
+
+    later = records(list(connect(store, clock).fetch("sales_orders", pages[-1].cursor)))
+
+    new = [r["external_id"] for r in later if r["external_id"] != pages[-1].cursor["id"]]  # type: ignore[index]
+    assert new == expected_orders(store, PAID)[-len(new) :]
+    assert len(new) >= 30  # most of the 40 new orders are paid
+
+
+def test_only_paid_and_partially_refunded_orders_are_synced(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    assert expected_orders(store, {"REFUNDED", "PENDING", "VOIDED"}), "store lacks other statuses"
+
+    synced = records(list(connect(store, clock).fetch("sales_orders", None)))
+
+    assert {r["financial_status"] for r in synced} == {"paid", "partially_refunded"}
+    assert len(synced) == len(expected_orders(store, PAID))
+
+
+def test_pending_sales_are_the_orders_not_yet_paid(store: ShopifySandbox, clock: FakeClock) -> None:
+    pending = records(list(connect(store, clock).fetch("pending_sales", None)))
+
+    assert {r["financial_status"] for r in pending} <= {"pending", "authorized", "partially_paid"}
+    assert len(pending) == len(expected_orders(store, {"PENDING", "AUTHORIZED", "PARTIALLY_PAID"}))
+
+
+def test_orders_map_to_canonical_records_with_channel_and_lines(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    synced = records(list(connect(store, clock).fetch("sales_orders", None)))
+
+    assert {r["channel"] for r in synced} == {"online_store", "pos", "wholesale"}
+    order = synced[0]
+    assert order["order_number"].startswith("#")
+    assert order["currency"] == "USD"
+    assert order["total"] == pytest.approx(
+        sum(line["quantity"] * line["unit_price"] for line in order["lines"])
+    )
+    skus = {line["sku"] for r in synced for line in r["lines"]}
+    assert {"UNMAPPED-001", "UNMAPPED-002", "UNMAPPED-003"} & skus
+    assert all(s.startswith(("SKU-", "UNMAPPED-")) for s in skus)
+
+
+def test_orders_with_more_lines_than_a_page_get_all_their_lines(clock: FakeClock) -> None:
+    with sandbox(clock, orders=60, max_lines=9) as server:
+        few = records(list(connect(server, clock, lines_per_order=2).fetch("sales_orders", None)))
+        many = records(list(connect(server, clock, lines_per_order=20).fetch("sales_orders", None)))
+
+    assert max(len(r["lines"]) for r in few) > 2
+    assert few == many
+
+
+class Overeager(ShopifyConnector):
+    """A connector whose page-size estimate is wrong, as after Shopify changes its cost model."""
+
+    def orders_per_page(self) -> int:
+        return 250
+
+
+def test_a_page_over_the_cost_cap_is_halved_until_shopify_accepts_it(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    settings = ShopifySettings(base_url=store.url, bulk=False, lines_per_order=10)
+    connector = Overeager(settings, CREDS, policy=HttpPolicy(sleep=clock.sleep))
+
+    pages = list(connector.fetch("sales_orders", None))
+
+    assert [r["external_id"] for r in records(pages)] == expected_orders(store, PAID)
+    # 250 -> 125 -> 62 -> 31 -> 15 (cost 2 + 15 x 37 = 557, under 1,000)
+    assert max(len(p.records) for p in pages) <= 15
+
+
+def test_throttling_is_waited_out_within_the_budget(clock: FakeClock) -> None:
+    with sandbox(clock, throttle_burst=True, restore_rate=50.0) as server:
+        pages = list(connect(server, clock, wait_budget_s=120).fetch("sales_orders", None))
+        assert len(records(pages)) == len(expected_orders(server, PAID))
+
+    assert pages[0].waited_s > 0
+    assert sum(p.waited_s for p in pages) == pytest.approx(sum(clock.slept))
+
+
+def test_throttling_answered_with_http_429_is_waited_out_too(clock: FakeClock) -> None:
+    with sandbox(clock, throttle_burst=True, throttle_429_rate=1.0, restore_rate=100.0) as server:
+        pages = list(connect(server, clock, wait_budget_s=120).fetch("sales_orders", None))
+        assert len(records(pages)) == len(expected_orders(server, PAID))
+    assert clock.slept
+
+
+def test_throttling_past_the_budget_stops_and_the_next_run_resumes(clock: FakeClock) -> None:
+    with sandbox(clock, restore_rate=20.0) as server:
+        fetched: list[Page] = []
+        with pytest.raises(RateLimitedError) as raised:
+            for page in connect(server, clock, wait_budget_s=30).fetch("sales_orders", None):
+                fetched.append(page)
+
+        message = raised.value.render()
+        assert "Rate limited by Shopify" in message
+        assert "resumes where it left off" in message
+        assert TOKEN not in message
+        assert fetched, "pages before the budget ran out are kept"
+
+        clock.t += 3600  # the next scheduled run
+        rest = list(
+            connect(server, clock, wait_budget_s=1e6).fetch("sales_orders", fetched[-1].cursor)
+        )
+
+    ids = [r["external_id"] for r in records(fetched)] + [r["external_id"] for r in records(rest)]
+    assert list(dict.fromkeys(ids)) == expected_orders(server, PAID)
+
+
+def test_a_bad_token_fails_at_once_as_auth_error(clock: FakeClock) -> None:
+    with sandbox(clock, bad_token=True) as server, pytest.raises(AuthError) as raised:
+        list(connect(server, clock).fetch("sales_orders", None))
+    assert "401" in raised.value.message
+    assert TOKEN not in raised.value.render()
+    assert clock.slept == []
+
+
+def test_server_errors_are_retried_then_reported_unavailable(clock: FakeClock) -> None:
+    with sandbox(clock, error_rate_5xx=1.0) as server:
+        with pytest.raises(UnavailableError) as raised:
+            list(connect(server, clock).fetch("sales_orders", None))
+        assert server.requests == 5  # the first try and four retries
+    assert "503" in raised.value.message
+    assert len(clock.slept) == 4
+
+
+def test_occasional_server_errors_are_absorbed_by_retries(clock: FakeClock) -> None:
+    with sandbox(clock, error_rate_5xx=0.3) as server:
+        synced = records(list(connect(server, clock, page_size=20).fetch("sales_orders", None)))
+        assert len(synced) == len(expected_orders(server, PAID))
+    assert clock.slept
+
+
+def test_a_malformed_body_is_a_data_error(clock: FakeClock) -> None:
+    with sandbox(clock, malformed=1.0) as server, pytest.raises(DataError) as raised:
+        list(connect(server, clock).fetch("sales_orders", None))
+    assert "Malformed response from Shopify" in raised.value.message
+
+
+def test_bulk_full_sync_returns_every_order_with_its_lines(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    paged = records(list(connect(store, clock).fetch("sales_orders", None)))
+
+    pages = list(connect(store, clock, bulk=True, page_size=10).fetch("sales_orders", None))
+
+    assert records(pages) == paged
+    assert all(len(p.records) <= 100 for p in pages) and len(pages) > 1
+    assert pages[-1].cursor == {
+        "updated_at": paged[-1]["updated_at"],
+        "id": paged[-1]["external_id"],
+    }
+    assert sum(len(r["lines"]) for r in paged) > len(paged)
+
+
+def test_full_resync_uses_bulk_even_with_a_cursor(store: ShopifySandbox, clock: FakeClock) -> None:
+    cursor = {"updated_at": "2026-02-27T00:00:00Z", "id": "gid://shopify/Order/5000000290"}
+
+    pages = list(connect(store, clock, full=True, bulk=True).fetch("sales_orders", cursor))
+
+    assert len(records(pages)) == len(expected_orders(store, PAID))
+    assert store.current_job is not None and store.current_job.status == "COMPLETED"
+
+
+def test_products_are_the_store_variants(store: ShopifySandbox, clock: FakeClock) -> None:
+    pages = list(connect(store, clock).fetch("products", None))
+    products = records(pages)
+
+    assert len(products) == 53
+    assert products[0]["sku"] == "SKU-00000"
+    assert {"UNMAPPED-001", "SKU-00049"} <= {p["sku"] for p in products}
+    assert all(isinstance(p["price"], float) and p["title"] for p in products)
+
+    later = records(list(connect(store, clock, lookback_s=0).fetch("products", pages[-1].cursor)))
+    assert [p["sku"] for p in later] == [products[-1]["sku"]]
+
+
+def test_channels_are_the_store_sales_channels(store: ShopifySandbox, clock: FakeClock) -> None:
+    channels = records(list(connect(store, clock).fetch("channels", None)))
+
+    assert channels == [
+        {"external_id": "online_store", "name": "Online Store"},
+        {"external_id": "pos", "name": "Point of Sale"},
+        {"external_id": "wholesale", "name": "Wholesale"},
+    ]
+
+
+# -- transport-level units ---------------------------------------------------------------------
+
+
+def mock_connector(handler: Any) -> ShopifyConnector:
+    client = httpx.Client(
+        base_url="https://acme.myshopify.com", transport=httpx.MockTransport(handler)
+    )
+    return ShopifyConnector(
+        ShopifySettings(bulk=False), CREDS, client=client, policy=HttpPolicy(sleep=lambda s: None)
+    )
+
+
+def test_graphql_errors_become_a_data_error_with_shopifys_message() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200, json={"errors": [{"message": "Access denied for orders field."}]}
+        )
+
+    with pytest.raises(DataError) as raised:
+        list(mock_connector(handler).fetch("sales_orders", None))
+
+    assert "Access denied for orders field." in raised.value.message
+    assert seen[0].url.path == "/admin/api/2025-10/graphql.json"
+    assert seen[0].headers["X-Shopify-Access-Token"] == TOKEN
+
+
+def test_requests_go_to_the_store_url_with_the_search_filter() -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        empty = {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+        return httpx.Response(200, json={"data": {"orders": empty}})
+
+    connector = ShopifyConnector(
+        ShopifySettings(bulk=False),
+        {"store_url": "https://acme.myshopify.com/", "access_token": TOKEN},
+        now=lambda: ANCHOR,
+        client=httpx.Client(
+            base_url="https://acme.myshopify.com", transport=httpx.MockTransport(handler)
+        ),
+    )
+    cursor = {"updated_at": "2026-02-01T10:00:00Z", "id": "gid://shopify/Order/1"}
+    assert list(connector.fetch("sales_orders", cursor)) == []
+    assert (
+        b"updated_at:>='2026-02-01T09:55:00Z' AND (financial_status:paid OR "
+        b"financial_status:partially_refunded)" in bodies[0]
+    )
