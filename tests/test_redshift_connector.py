@@ -193,3 +193,33 @@ def test_port_must_be_a_number(redshift_credentials: dict[str, str]) -> None:
 def test_base_url_is_rejected_with_a_clear_message() -> None:
     with pytest.raises(ValidationError, match="base_url does not apply to Redshift"):
         RedshiftSettings.model_validate({"base_url": "http://127.0.0.1:1"})
+
+
+def test_table_the_user_may_not_read_is_an_auth_error(
+    postgres: PostgresServer, redshift_credentials: dict[str, str]
+) -> None:
+    postgres.psql(
+        "CREATE SCHEMA IF NOT EXISTS private; CREATE TABLE IF NOT EXISTS private.sales AS "
+        "SELECT * FROM sales.daily LIMIT 1;",
+        database="analytics",
+    )
+    sql = DAILY.replace("sales.daily", "private.sales")
+
+    with pytest.raises(AuthError, match="permission denied") as caught:
+        fetch_all(connector(redshift_credentials, sql=sql))
+    assert "SELECT" in (caught.value.hint or "")
+
+
+def test_changing_cursor_column_starts_over(redshift_credentials: dict[str, str]) -> None:
+    stale = {"column": "loaded_at", "value": "2099-01-01 00:00:00"}
+
+    pages = fetch_all(connector(redshift_credentials), stale)
+
+    assert sum(len(p.records) for p in pages) == DAILY_ROWS
+
+
+def test_bigquery_style_placeholder_is_explained(redshift_credentials: dict[str, str]) -> None:
+    sql = DAILY.replace("%(cursor)s", "@cursor")
+
+    with pytest.raises(DataError, match=r"uses @cursor; .* as %\(cursor\)s"):
+        fetch_all(connector(redshift_credentials, sql=sql))

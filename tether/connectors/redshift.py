@@ -180,6 +180,14 @@ class RedshiftConnector:
                 f"Redshift capability {capability} has no query.",
                 hint=f"Add settings.queries.{capability}.sql (and cursor_column) to the integration.",
             )
+        for other in ("@cursor", ":cursor"):  # BigQuery's / other drivers' spelling
+            if other in query.sql:
+                raise DataError(
+                    f"Redshift query for {capability} uses {other}; Redshift queries reference "
+                    f"the cursor as {CURSOR_PLACEHOLDER}.",
+                    hint=f"Write e.g. 'WHERE updated_at > {CURSOR_PLACEHOLDER}' in "
+                    f"settings.queries.{capability}.sql.",
+                )
         if self.full or (cursor or {}).get("column") != query.cursor_column:
             cursor = None  # first sync, full re-sync, or the cursor column was changed
         self._connection = self._connect()
@@ -300,11 +308,16 @@ class RedshiftConnector:
         if password:
             message = message.replace(password, "***")
         text = f"{self.where}: {message}"
-        if code.startswith("28") or code == "42501":
+        if code == "42501":
             return AuthError(
                 f"{text} while {doing}.",
-                hint="Check user and password in the credentials file and that the user may read "
-                "the tables in the queries.",
+                hint=f"Grant user '{self._credentials.get('user')}' USAGE on the schema and SELECT "
+                "on the tables the queries read.",
+            )
+        if code.startswith("28"):
+            return AuthError(
+                f"{text} while {doing}.",
+                hint="Check user and password in the credentials file.",
             )
         unreachable = (OSError, InterfaceError, OperationalError)
         if code[:2] in ("08", "53", "57") or (not code and isinstance(exc, unreachable)):
