@@ -263,13 +263,19 @@ def run_daemon(workspace: Workspace, *, log_format: str = "text", log_level: str
     def on_hup(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=daemon.reload_config, name="reload", daemon=True).start()
 
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
     daemon.start()
-    while not stop.wait(3600):
-        pass
-    daemon.stop()
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop),
+                             (signal.SIGHUP, on_hup))
+    }  # fmt: skip
+    try:
+        while not stop.wait(3600):
+            pass
+        daemon.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     sys.stderr.flush()
     return 0
 

@@ -1,0 +1,185 @@
+"""`tether daemon` as a real process: JSON logs, SIGTERM mid-sync, kill -9 and restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Result, WorkspaceBuilder
+from daemon_support import shop_workspace, wait_for
+
+from tether.config.project import load_project
+from tether.daemon.remote import DaemonClient
+
+RUNNER = """
+import sys
+sys.path.insert(0, {tests!r})
+from sync_support import FakeConnector
+from tether.connectors import registry
+registry.connectors()["fake"] = FakeConnector
+from tether.cli import main
+main(["-w", {root!r}, "daemon", "--log-format", "json"])
+"""
+
+
+class DaemonProcess:
+    def __init__(self, ws: WorkspaceBuilder, log: Path) -> None:
+        self.ws = ws
+        self.socket = load_project(ws.root).socket_path
+        code = RUNNER.format(tests=str(Path(__file__).parent), root=str(ws.root))
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], stderr=log.open("ab"), stdout=subprocess.DEVNULL
+        )
+        wait_for(self._ready, what="the daemon to answer")
+
+    def _ready(self) -> DaemonClient | None:
+        assert self.proc.poll() is None, self.log.read_text()
+        return DaemonClient.try_connect(self.socket)
+
+    def client(self) -> DaemonClient:
+        found = DaemonClient.try_connect(self.socket)
+        assert found is not None
+        return found
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, float]:
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=15)
+        return code, time.monotonic() - started
+
+
+@pytest.fixture
+def slow_shop(workspace: WorkspaceBuilder, monkeypatch: Any, tmp_path: Path) -> WorkspaceBuilder:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    return shop_workspace(
+        workspace,
+        monkeypatch,
+        records=40,
+        page_size=5,
+        sleep_s=0.4,
+        marker_dir=str(markers),
+    )
+
+
+@pytest.fixture
+def daemon_log(tmp_path: Path) -> Path:
+    return tmp_path / "daemon.log"
+
+
+@pytest.fixture
+def start(slow_shop: WorkspaceBuilder, daemon_log: Path) -> Iterator[Callable[[], DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def launch() -> DaemonProcess:
+        started.append(DaemonProcess(slow_shop, daemon_log))
+        return started[-1]
+
+    yield launch
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+def background_sync(daemon: DaemonProcess) -> tuple[threading.Thread, dict[str, Any]]:
+    answer: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            answer.update(daemon.client().call("sync", integration="shop"))
+        except Exception as exc:  # the assertion below says what happened
+            answer["error"] = exc
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, answer
+
+
+def test_sigterm_finishes_the_page_in_flight_and_exits_zero(
+    slow_shop: WorkspaceBuilder,
+    start: Callable[[], DaemonProcess],
+    tmp_path: Path,
+    tether: Callable[..., Result],
+) -> None:
+    daemon = start()
+    thread, answer = background_sync(daemon)
+    wait_for(lambda: (tmp_path / "markers" / "committed-2").exists(), what="two pages")
+    code, seconds = daemon.stop(signal.SIGTERM)
+    thread.join(10)
+    assert code == 0
+    assert seconds < 10
+    assert answer.get("cancelled") is True, answer  # the caller got its answer
+    (status, pages_loaded) = slow_shop.query("SELECT status, records_fetched FROM executions")[0]
+    assert status == "cancelled"
+    assert pages_loaded % 5 == 0 and 10 <= pages_loaded < 40  # whole pages only
+    orders = slow_shop.query("SELECT count(*), count(DISTINCT external_id) FROM data.sales_orders")
+    assert orders == [(pages_loaded, pages_loaded)]
+    messages = [e["msg"] for e in daemon.events()]
+    assert "daemon ready" in messages and "stopping" in messages and "daemon stopped" in messages
+    ready = next(e for e in daemon.events() if e["msg"] == "daemon ready")
+    assert ready["level"] == "info" and ready["socket"].endswith("tether.sock")
+    assert not load_project(slow_shop.root).socket_path.exists()
+    result = tether("-w", str(slow_shop.root), "daemon", "health")  # no daemon: said so
+    assert result.exit_code == 1 and "not running" in result.stdout
+
+
+def test_kill_9_then_restart_marks_interrupted_and_resumes_from_the_cursor(
+    slow_shop: WorkspaceBuilder,
+    start: Callable[[], DaemonProcess],
+    tmp_path: Path,
+) -> None:
+    daemon = start()
+    thread, _ = background_sync(daemon)
+    wait_for(lambda: (tmp_path / "markers" / "committed-2").exists(), what="two pages")
+    code, _ = daemon.stop(signal.SIGKILL)
+    thread.join(10)
+    assert code == -signal.SIGKILL
+    assert load_project(slow_shop.root).socket_path.exists()  # left behind
+
+    again = start()
+    interrupted = [e for e in again.events() if e["msg"].startswith("marked executions")]
+    assert len(interrupted) == 1
+    result = again.client().call("sync", integration="shop")
+    assert result["executions"][0]["status"] == "success"
+    code, _ = again.stop()
+    assert code == 0
+    rows = slow_shop.query("SELECT status, records_fetched FROM executions ORDER BY id")
+    assert rows[0][0] == "interrupted"
+    committed = rows[0][1]
+    assert rows[1] == ("success", 40 - committed)  # resumed after the committed pages
+    orders = slow_shop.query("SELECT count(*), count(DISTINCT external_id) FROM data.sales_orders")
+    assert orders == [(40, 40)]
+
+
+def test_one_daemon_per_state_and_local_commands_name_the_holder(
+    slow_shop: WorkspaceBuilder,
+    start: Callable[[], DaemonProcess],
+    tether: Callable[..., Result],
+) -> None:
+    daemon = start()
+    root = str(slow_shop.root)
+    second = tether("-w", root, "daemon")
+    assert second.exit_code == 1
+    assert "operation 'daemon'" in second.stderr and str(daemon.proc.pid) in second.stderr
+    local = tether("-w", root, "status", env={"TETHER_NO_DAEMON": "1"})
+    assert local.exit_code == 1
+    assert "operation 'daemon'" in local.stderr
+    through = tether("-w", root, "status")
+    assert through.exit_code == 0, through.output
+    assert "shop" in through.stdout
+    assert daemon.stop()[0] == 0
+    assert os.environ.get("TETHER_NO_DAEMON") != "1"
