@@ -36,16 +36,19 @@ class IntegrationConfig:
         return record
 
 
-MappingKey = tuple[str, str, str]
-"""(kind, integration_id or '' for all, external_id)."""
-
-
 @dataclass
 class DesiredState:
     integrations: dict[str, IntegrationConfig] = field(default_factory=dict)
-    mappings: dict[MappingKey, str] = field(default_factory=dict)
-    mapping_lines: dict[MappingKey, int] = field(default_factory=dict)
-    """Line of each row in its file (``mappings/<kind>s.csv``), for messages and plans."""
+    mappings: Any = None
+    """Every mapping row as an Arrow table: kind, integration_id, external_id, target, line."""
+    mapping_digest: str = ""
+    """sha256 of the mapping files' bytes (part of the config hash)."""
+
+    def mapping_counts(self) -> dict[str, int]:
+        if self.mappings is None or self.mappings.num_rows == 0:
+            return {}
+        kinds = self.mappings.column("kind").value_counts().to_pylist()
+        return {str(k["values"]): int(k["counts"]) for k in kinds}
 
     def config_hash(self) -> str:
         """Identifies exactly this configuration; a saved plan made from other files is stale."""
@@ -54,10 +57,6 @@ class DesiredState:
             digest.update(
                 orjson.dumps(self.integrations[key].as_record(), option=orjson.OPT_SORT_KEYS)
             )
-        # Rows in file order: reordering a file makes a saved plan stale, which is merely cautious.
-        digest.update(
-            "\x1e".join(
-                f"{k}\x1f{i}\x1f{e}\x1f{t}" for (k, i, e), t in self.mappings.items()
-            ).encode()
-        )
+        # The files' bytes: even a reordered file makes a saved plan stale, which is merely cautious.
+        digest.update(self.mapping_digest.encode())
         return digest.hexdigest()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tether.config import yamlpos
 from tether.config.integration import CredentialsFile, IntegrationChecker, ServiceInfo
-from tether.config.mappings import load_mapping_file
+from tether.config.mappings import check_rows, empty_table, read_mapping_file
 from tether.config.model import MAPPING_FILES, DesiredState
 from tether.config.project import Workspace
 from tether.config.secrets import encrypted_keys, fingerprint, sops_metadata
@@ -72,19 +73,23 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
                     Problem(display, 1, 1, f"integration id '{integration.id}' is defined twice")
                 )
             desired.integrations[integration.id] = integration
+    tables = []
+    displays: dict[str, str] = {}
+    digest = hashlib.sha256()
     for kind, filename in MAPPING_FILES.items():
         path = workspace.root / "mappings" / filename
+        displays[kind] = _display(workspace, path)
         if path.is_file():
-            problems.extend(
-                load_mapping_file(
-                    path,
-                    _display(workspace, path),
-                    kind,
-                    ids_in_files,
-                    desired.mappings,
-                    desired.mapping_lines,
-                )
-            )
+            table, found = read_mapping_file(path, displays[kind], kind)
+            digest.update(path.read_bytes())
+            problems.extend(found)
+            tables.append(table)
+        digest.update(b"\x00")
+    import pyarrow as pa
+
+    desired.mappings = pa.concat_tables(tables) if tables else empty_table()
+    desired.mapping_digest = digest.hexdigest()
+    problems.extend(check_rows(desired.mappings, displays, ids_in_files))
     if problems:
         raise ConfigError(problems)
     return desired

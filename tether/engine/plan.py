@@ -231,23 +231,21 @@ def diff_integrations(
     return changes
 
 
-def diff_mappings(desired: DesiredState, applied: AppliedState) -> list[MappingChange]:
-    """Keyed row diff: a 100k-row file with 3 changed rows yields 3 changes."""
-    changes: list[MappingChange] = []
-    want, have = desired.mappings, applied.mappings
-    for key, target in want.items():
-        old = have.get(key)
-        if old == target:
-            continue
-        line = desired.mapping_lines.get(key)
-        where = f"mappings/{MAPPING_FILES[key[0]]}:{line}" if line else None
-        action = "add" if old is None else "change"
-        changes.append(MappingChange(action, *key, old, target, where))
-    for key, old in have.items():
-        if key not in want:
-            changes.append(MappingChange("remove", *key, old, None))
-    changes.sort(key=lambda c: (c.kind, c.integration, c.external_id))
-    return changes
+def mapping_changes(rows: list[tuple[Any, ...]]) -> list[MappingChange]:
+    """Keyed row diff (computed by ``state.applied.mapping_diff``) as plan changes: a 100k-row
+    file with 3 changed rows yields 3 changes, each pointing at its file and line."""
+    return [
+        MappingChange(
+            action,
+            kind,
+            integration,
+            external_id,
+            before,
+            after,
+            f"mappings/{MAPPING_FILES[kind]}:{line}" if line else None,
+        )
+        for action, kind, integration, external_id, before, after, line in rows
+    ]
 
 
 def outside_changes(applied: AppliedState, desired: DesiredState) -> list[dict[str, Any]]:

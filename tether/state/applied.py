@@ -21,7 +21,6 @@ class AppliedState:
     lineage: str | None = None
     serial: int = 0
     integrations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    mappings: dict[tuple[str, str, str], str] = field(default_factory=dict)
     paused: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -48,11 +47,44 @@ def load_applied(con: duckdb.DuckDBPyConnection | None) -> AppliedState:
                 "by": by,
                 "at": at.isoformat() if at else None,
             }
-    for kind, integration, external_id, target in con.execute(
-        "SELECT kind, integration_id, external_id, target FROM mappings"
-    ).fetchall():
-        state.mappings[(kind, integration, external_id)] = target
     return state
+
+
+MAPPING_DIFF_SQL = """
+SELECT CASE WHEN a.target IS NULL THEN 'add' WHEN d.target IS NULL THEN 'remove' ELSE 'change' END,
+       coalesce(d.kind, a.kind) AS kind, coalesce(d.integration_id, a.integration_id) AS scope,
+       coalesce(d.external_id, a.external_id) AS external_id, a.target, d.target, d.line
+FROM desired_mappings d
+FULL OUTER JOIN {applied} a
+  ON d.kind = a.kind AND d.integration_id = a.integration_id AND d.external_id = a.external_id
+WHERE d.target IS DISTINCT FROM a.target
+ORDER BY kind, scope, external_id
+"""
+
+
+def mapping_diff(con: duckdb.DuckDBPyConnection | None, desired: Any) -> list[tuple[Any, ...]]:
+    """Keyed row diff of desired mapping rows (an Arrow table) against the applied ones.
+
+    Runs inside DuckDB so unchanged rows — nearly all of them — never become Python objects.
+    Returns (action, kind, integration_id, external_id, before, after, line) rows.
+    """
+    import duckdb
+
+    own = con is None
+    db = duckdb.connect() if own else con
+    assert db is not None
+    applied = (
+        "(SELECT ''::VARCHAR AS kind, ''::VARCHAR AS integration_id, ''::VARCHAR AS external_id, NULL::VARCHAR AS target WHERE false)"
+        if own
+        else "mappings"
+    )
+    db.register("desired_mappings", desired)
+    try:
+        return db.execute(MAPPING_DIFF_SQL.format(applied=applied)).fetchall()
+    finally:
+        db.unregister("desired_mappings")
+        if own:
+            db.close()
 
 
 def history_counts(con: duckdb.DuckDBPyConnection | None, ids: list[str]) -> dict[str, Any]:

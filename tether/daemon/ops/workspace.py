@@ -9,11 +9,11 @@ from tether.config.model import DesiredState
 from tether.config.workspace import load_workspace
 from tether.daemon.ops import Context, operation
 from tether.engine.apply import apply_plan, check_fresh
-from tether.engine.plan import diff_mappings, make_plan
+from tether.engine.plan import make_plan, mapping_changes
 from tether.engine.schedule import next_fire_times
 from tether.engine.services import service_infos
 from tether.errors import NotFoundError, StateError, TetherError
-from tether.state.applied import history_counts, load_applied, mapping_impact
+from tether.state.applied import history_counts, load_applied, mapping_diff, mapping_impact
 
 
 def desired_state(ctx: Context) -> DesiredState:
@@ -24,10 +24,11 @@ def desired_state(ctx: Context) -> DesiredState:
 def validate(ctx: Context) -> dict[str, Any]:
     """Check every file of the workspace."""
     desired = desired_state(ctx)
-    kinds: dict[str, int] = {}
-    for kind, _, _ in desired.mappings:
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return {"valid": True, "integrations": len(desired.integrations), "mappings": kinds}
+    return {
+        "valid": True,
+        "integrations": len(desired.integrations),
+        "mappings": desired.mapping_counts(),
+    }
 
 
 @operation("services", "viewer")
@@ -71,7 +72,7 @@ def plan(ctx: Context) -> dict[str, Any]:
     desired = desired_state(ctx)
     with ctx.state.read() as con:
         applied = load_applied(con)
-        changes = diff_mappings(desired, applied)
+        changes = mapping_changes(mapping_diff(con, desired.mappings))
         removed = [i for i in applied.integrations if i not in desired.integrations]
         service_moves = [
             i
