@@ -75,7 +75,7 @@ def column_kind(oid: int) -> str:
 class RedshiftSettings(WarehouseSettings):
     ssl: bool = True
     """Encrypt the connection (Redshift's default). Only a local test server needs ``false``."""
-    timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    timeout_s: int = Field(default=120, ge=1, le=3600)
     """Seconds to wait for the connection and for each page (the first page may wait for the
     cluster to run the whole query)."""
 
@@ -218,7 +218,7 @@ class RedshiftConnector:
                 user=c.get("user"),
                 password=c.get("password"),
                 ssl=self.settings.ssl,
-                timeout=int(self.settings.timeout_s),
+                timeout=self.settings.timeout_s,
                 application_name="tether",
                 numeric_to_float=True,  # DECIMAL → float: the state stores DOUBLE
             )
@@ -242,7 +242,7 @@ class RedshiftConnector:
         size = self.settings.page_size
         batch = self._fetch(db, size)
         names, cursor_index = self._describe(db.description, capability, column)
-        done: Any = value
+        done: Any = None  # the largest cursor value read completely; None keeps the stored one
         while batch:
             following = self._fetch(db, size) if len(batch) == size else []
             if cursor_index is not None:
