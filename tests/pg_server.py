@@ -40,6 +40,8 @@ def find_bin_dir() -> Path:
     """The directory with ``initdb``/``pg_ctl``/``psql``: $TETHER_PG_BIN, Debian's layout, or PATH."""
     explicit = os.environ.get("TETHER_PG_BIN")
     if explicit:
+        if not (Path(explicit) / "initdb").exists():
+            raise PostgresUnavailable(f"$TETHER_PG_BIN={explicit} has no initdb")
         return Path(explicit)
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/postgres"),
@@ -87,7 +89,8 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self.bin_dir = self.bin_dir or find_bin_dir()
         self._as = _run_as()
-        self.root = Path(tempfile.mkdtemp(prefix="tether-pg-"))
+        # /tmp when dropping root: the unprivileged user must reach it ($TMPDIR may be private)
+        self.root = Path(tempfile.mkdtemp(prefix="tether-pg-", dir="/tmp" if self._as else None))
         if self._as:
             user = pwd.getpwnam(self._as[2])
             os.chown(self.root, user.pw_uid, user.pw_gid)
