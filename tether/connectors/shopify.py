@@ -20,8 +20,10 @@ Bulk Operation when ``bulk`` is on: run, poll, and stream the JSONL result.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -197,13 +199,15 @@ def _line_record(node: Mapping[str, Any]) -> dict[str, Any]:
 
 def order_record(node: Mapping[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
     """A Shopify order node (GraphQL or bulk JSONL) as a canonical ``sales_orders`` record."""
-    info = node.get("channelInformation") or {}
-    definition = info.get("channelDefinition") or {}
+    try:
+        channel = node["channelInformation"]["channelDefinition"]["handle"]
+    except (KeyError, TypeError):
+        channel = None
     status = node.get("displayFinancialStatus")
     return {
         "external_id": node["id"],
         "order_number": node.get("name"),
-        "channel": definition.get("handle") or node.get("sourceName"),
+        "channel": channel or node.get("sourceName"),
         "ordered_at": node.get("createdAt"),
         "updated_at": node.get("updatedAt"),
         "currency": node.get("currencyCode"),
@@ -463,7 +467,6 @@ class ShopifyConnector:
         size = self.settings.page_size * 10
         page: list[dict[str, Any]] = []
         order: dict[str, Any] | None = None
-        loads = orjson.loads
         response = send(self.downloads, "GET", url, self.policy, service=SERVICE, stream=True)
         try:
             if response.status_code != 200:
@@ -471,29 +474,12 @@ class ShopifyConnector:
                     f"Shopify bulk result download answered {response.status_code}.",
                     hint="The result URL may have expired; the next sync starts a new operation.",
                 )
-            for raw in _lines(response.iter_bytes(1 << 20)):
-                try:
-                    row = loads(raw)
-                except orjson.JSONDecodeError:
-                    raise DataError(
-                        f"Malformed line in Shopify bulk result: {raw[:80]!r}.",
-                        hint="Retry with a manual sync.",
-                    ) from None
-                parent = row.get("__parentId")
-                if parent is None:
-                    if order is not None:
-                        page.append(order)
-                        if len(page) >= size:
-                            yield Page(page, _cursor_of(page[-1]))
-                            page = []
-                    order = order_record(row, [])
-                elif order is not None and parent == order["external_id"]:
-                    order["lines"].append(_line_record(row))
-                else:
-                    raise DataError(
-                        f"Shopify bulk result has a line item of {parent} away from its order.",
-                        hint="Retry with a manual sync; set settings.bulk to false if it persists.",
-                    )
+            for block in _line_blocks(response.iter_bytes(1 << 20)):
+                with _gc_paused():
+                    order = _link_rows(_decode_rows(block), order, page)
+                while len(page) >= size:
+                    yield Page(page[:size], _cursor_of(page[size - 1]))
+                    page = page[size:]
         except httpx.HTTPError as exc:
             raise UnavailableError(
                 f"Shopify bulk result download broke off: {exc}.",
@@ -572,14 +558,72 @@ class ShopifyConnector:
         self.available = min(cost, available + seconds * self.restore_rate)
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _link_rows(
+    rows: list[dict[str, Any]], order: dict[str, Any] | None, done: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Fold bulk rows into orders: a row without ``__parentId`` starts an order (the previous one
+    is complete, appended to ``done``); a line item row joins the order before it."""
+    for row in rows:
+        parent = row.get("__parentId")
+        if parent is None:
+            if order is not None:
+                done.append(order)
+            order = order_record(row, [])
+        elif order is not None and parent == order["external_id"]:
+            order["lines"].append(_line_record(row))
+        else:
+            raise DataError(
+                f"Shopify bulk result has a line item of {parent} away from its order.",
+                hint="Retry with a manual sync; set settings.bulk to false if it persists.",
+            )
+    return order
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a batch of rows becomes records: tens of thousands of new
+    dicts otherwise trigger repeated collections that cost more than the parsing (measured 3×).
+    The batch holds no cycles, and the collector resumes before the page is yielded."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _line_blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """JSONL chunks -> blocks of whole lines (a raw newline always ends a row: JSON escapes
+    newlines inside strings)."""
     rest = b""
     for chunk in chunks:
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        yield from (p for p in parts if p)
+        data = rest + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        yield data[:cut]
     if rest.strip():
         yield rest
+
+
+def _decode_rows(block: bytes) -> list[dict[str, Any]]:
+    # One orjson call per line: measured faster than one call on the block made into an array.
+    loads = orjson.loads
+    try:
+        return [loads(line) for line in block.split(b"\n") if line]
+    except orjson.JSONDecodeError:
+        for line in block.split(b"\n"):
+            try:
+                loads(line or b"{}")
+            except orjson.JSONDecodeError:
+                raise DataError(
+                    f"Malformed line in Shopify bulk result: {line[:80]!r}.",
+                    hint="Retry with a manual sync.",
+                ) from None
+        raise
 
 
 def _error_codes(errors: Any) -> set[str]:
