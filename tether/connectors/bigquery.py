@@ -169,7 +169,7 @@ class BigQueryConnector:
         start: Any,
     ) -> Iterator[Page]:
         from google.cloud import bigquery
-        from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
 
         deadline = self.settings.retry_deadline_s
         retry = DEFAULT_RETRY.with_timeout(deadline)
@@ -181,9 +181,11 @@ class BigQueryConnector:
             job_config=bigquery.QueryJobConfig(query_parameters=params, use_legacy_sql=False),
             location=self.settings.location,
             retry=retry,
-            job_retry=DEFAULT_JOB_RETRY.with_timeout(deadline),
+            # Requests are retried (5xx, connection errors) up to the deadline; a failed job is
+            # not re-run here: the sync fails and its next run starts from the committed cursor.
+            job_retry=None,
         )
-        result = job.result(page_size=self.settings.page_size, retry=retry)
+        result = job.result(page_size=self.settings.page_size, retry=retry, job_retry=None)
         names = [f.name for f in result.schema]
         check_columns(capability, _kinds(result.schema), SERVICE)
         cursor_index = self._cursor_index(capability, query, kind, result.schema)

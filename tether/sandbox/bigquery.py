@@ -606,10 +606,16 @@ def _run_query(server: BigQuerySandbox, job: _Job, sql: str, query: dict[str, An
         for p in query.get("queryParameters") or []
         if p.get("name")
     }
+    translated = translate_sql(sql)
+    used = set(re.findall(r"\$(\w+)", _LITERAL_OR_TOKEN.sub("", translated)))
+    for name in sorted(used - set(params)):
+        raise _ApiError(400, "invalidQuery", f"Query parameter '{name}' not found")
+    # BigQuery ignores parameters the query does not use; DuckDB would refuse them.
+    params = {k: v for k, v in params.items() if k in used}
     table = f"job_{uuid.uuid4().hex}"
     cur = server.db.cursor()
     try:
-        cur.execute(f"CREATE TABLE {table} AS {translate_sql(sql)}", params or None)
+        cur.execute(f"CREATE TABLE {table} AS {translated}", params or None)
     except duckdb.CatalogException as exc:
         missing = re.search(r"Table with name (\S+) does not exist", str(exc))
         if missing:
