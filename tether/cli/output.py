@@ -53,8 +53,9 @@ def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     out = Console(stderr=stderr, highlight=False, soft_wrap=False)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
-        out.width = 160  # pipes and logs: don't squeeze tables into 80 columns
+    if not out.is_terminal:
+        # Pipes and logs: don't squeeze tables into 80 columns.
+        out.width = max(160, int(os.environ.get("COLUMNS", "0") or 0))
     return out
 
 
