@@ -79,7 +79,7 @@ class RecordError:
     warehouse: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     external_id: str
     status: str
@@ -93,7 +93,7 @@ class Item:
     aggregate: bool = False
     payload: Any = None
     """Raw record (or, for aggregates, the records not loaded) kept for re-mapping."""
-    errors: list[RecordError] = field(default_factory=list)
+    errors: Sequence[RecordError] = ()
     supersedes: tuple[int, int] | None = None
     """(execution_id, id) of the older item this one re-processes (retry, manual re-mapping)."""
 
@@ -257,33 +257,37 @@ def _number(record: Mapping[str, Any], key: str) -> float | None:
     raise InvalidRecord(f"'{key}' is not a number: {value!r}")
 
 
-def _timestamp(record: Mapping[str, Any], key: str) -> datetime | None:
+def _timestamp(record: Mapping[str, Any], key: str) -> str | None:
+    """A validated ISO-8601 timestamp, as text (DuckDB casts it on insert; naive = UTC)."""
     value = record.get(key)
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
+    if value.__class__ is str:
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = _fromisoformat(value)
         except ValueError:
             raise InvalidRecord(f"'{key}' is not an ISO-8601 timestamp: {value!r}") from None
-    else:
-        raise InvalidRecord(f"'{key}' is not a timestamp: {value!r}")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return value if parsed.tzinfo else parsed.replace(tzinfo=UTC).isoformat()
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    raise InvalidRecord(f"'{key}' is not a timestamp: {value!r}")
 
 
-def _date(record: Mapping[str, Any], key: str) -> date | None:
+_fromisoformat = datetime.fromisoformat
+
+
+def _date(record: Mapping[str, Any], key: str) -> str | None:
+    """A validated ``YYYY-MM-DD`` date, as text."""
     value = record.get(key)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.date()
+        return value.date().isoformat()
     if isinstance(value, date):
-        return value
+        return value.isoformat()
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value[:10])
+            return date.fromisoformat(value[:10]).isoformat()
         except ValueError:
             pass
     raise InvalidRecord(f"'{key}' is not a date (YYYY-MM-DD): {value!r}")
@@ -331,6 +335,20 @@ def _loaded_status(dry_run: bool) -> str:
     return "mapped" if dry_run else "success"
 
 
+_NUMBER_TYPES = frozenset({float, int})
+
+
+def _line_fields(line: Any) -> tuple[str, str | None, Any, Any, str | None]:
+    """A line's (external_id, sku, quantity, unit_price, warehouse), checked and converted."""
+    return (
+        _external_id(line),
+        _text(line, "sku"),
+        _number(line, "quantity"),
+        _number(line, "unit_price"),
+        _text(line, "warehouse"),
+    )
+
+
 def _map_orders(
     capability: str, records: Sequence[Any], mappings: Mappings, *, dry_run: bool
 ) -> MappedPage:
@@ -340,6 +358,7 @@ def _map_orders(
     items: list[Item] = []
     ok = _loaded_status(dry_run)
     skus, channels, warehouses = mappings.skus, mappings.channels, mappings.warehouses
+    numbers = _NUMBER_TYPES
     for record in records:
         try:
             external_id = _external_id(record)
@@ -372,15 +391,29 @@ def _map_orders(
         good: list[tuple[Any, ...]] = []
         errors: list[RecordError] = []
         for line in raw_lines:
-            try:
-                line_id = _external_id(line)
-                sku_ext = _text(line, "sku")
-                quantity = _number(line, "quantity")
-                unit_price = _number(line, "unit_price")
-                warehouse_ext = _text(line, "warehouse")
-            except InvalidRecord as exc:
-                errors.append(invalid(_label(line), f"line of order {external_id}: {exc}"))
-                continue
+            # Fast path for well-formed lines; anything unusual goes through _line_fields.
+            if line.__class__ is dict:
+                line_id = line.get("external_id")
+                sku_ext = line.get("sku")
+                quantity = line.get("quantity")
+                unit_price = line.get("unit_price")
+                warehouse_ext = line.get("warehouse")
+                well_formed = (
+                    line_id.__class__ is str
+                    and line_id != ""
+                    and (sku_ext is None or sku_ext.__class__ is str)
+                    and (quantity is None or quantity.__class__ in numbers)
+                    and (unit_price is None or unit_price.__class__ in numbers)
+                    and (warehouse_ext is None or warehouse_ext.__class__ is str)
+                )
+            else:
+                well_formed = False
+            if not well_formed:
+                try:
+                    line_id, sku_ext, quantity, unit_price, warehouse_ext = _line_fields(line)
+                except InvalidRecord as exc:
+                    errors.append(invalid(_label(line), f"line of order {external_id}: {exc}"))
+                    continue
             if not sku_ext:
                 errors.append(invalid(line_id, f"line {line_id} has no SKU"))
                 continue
@@ -396,17 +429,9 @@ def _map_orders(
                     continue
             if pending:
                 good.append(
-                    (
-                        external_id,
-                        line_id,
-                        order_number,
-                        channel,
-                        ordered_at,
-                        sku,
-                        sku_ext,
-                        quantity,
-                    )
-                )
+                    (external_id, line_id, order_number, channel, ordered_at, sku, sku_ext,
+                     quantity)
+                )  # fmt: skip
             else:
                 good.append((external_id, line_id, sku, sku_ext, quantity, unit_price, warehouse))
         if errors and not good:
@@ -420,19 +445,9 @@ def _map_orders(
         if not pending:
             orders.keys.append(external_id)
             orders.rows.append(
-                (
-                    external_id,
-                    order_number,
-                    channel,
-                    channel_ext,
-                    ordered_at,
-                    updated_at,
-                    _text(record, "currency"),
-                    _text(record, "financial_status"),
-                    total,
-                    False,
-                )
-            )
+                (external_id, order_number, channel, channel_ext, ordered_at, updated_at,
+                 _text(record, "currency"), _text(record, "financial_status"), total, False)
+            )  # fmt: skip
         if errors:
             code, message = summarise(errors)
             items.append(

@@ -7,7 +7,6 @@ in as Arrow tables (``INSERT … SELECT`` from a registered table), never row by
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-_names = itertools.count()
+ARROW = "_tether_arrow_page"
+"""The name SQL uses for the Arrow table of ``SyncWriter._with_table``."""
 
 
 class DuplicateRunError(StateError):
@@ -61,6 +61,8 @@ class Execution:
     status: str = "running"
     error_code: str | None = None
     error: str | None = None
+    cursor_saved: bool = False
+    """This execution has written its cursor row (later pages update it in place)."""
     open_items: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     """External id → (execution_id, item id) of unresolved items a fresh fetch takes over."""
 
@@ -253,13 +255,12 @@ class SyncWriter:
 
         table = upsert.table
         if upsert.keys:
-            keys = self._register(pa.table({"k": pa.array(upsert.keys, pa.string())}))
-            self.con.execute(
+            self._with_table(
                 f"DELETE FROM data.{table.name} WHERE integration_id = ? "
-                f"AND {table.key} IN (SELECT k FROM {keys})",
+                f"AND {table.key} IN (SELECT k FROM {ARROW})",
+                pa.table({"k": pa.array(upsert.keys, pa.string())}),
                 [self.integration_id],
             )
-            self.con.unregister(keys)
         if not upsert.rows:
             return
         columns = list(zip(*_last_per_key(upsert), strict=True))
@@ -267,14 +268,14 @@ class SyncWriter:
             name: pa.array(values, _ARROW_TYPES[kind]())
             for (name, kind), values in zip(table.columns, columns, strict=True)
         }
-        rows = self._register(pa.table(arrays))
         names = ", ".join(table.column_names)
-        self.con.execute(
+        values = ", ".join(_SQL_VALUE[kind].format(name) for name, kind in table.columns)
+        self._with_table(
             f"INSERT INTO data.{table.name} (integration_id, {names}, execution_id) "
-            f"SELECT ?, {names}, ? FROM {rows}",
+            f"SELECT ?, {values}, ? FROM {ARROW}",
+            pa.table(arrays),
             [self.integration_id, execution_id],
         )
-        self.con.unregister(rows)
 
     def _take_over(self, execution: Execution, items: Sequence[Item]) -> None:
         """A freshly fetched record takes over the older unresolved item of the same id."""
@@ -293,18 +294,13 @@ class SyncWriter:
         import pyarrow as pa
 
         execution_ids, item_ids = zip(*old, strict=True)
-        ids = self._register(
-            pa.table(
-                {"e": pa.array(execution_ids, pa.int64()), "i": pa.array(item_ids, pa.int64())}
-            )
-        )
         low, high = min(execution_ids), max(execution_ids)
-        self.con.execute(
+        self._with_table(
             f"UPDATE sync_items SET resolved_by = ? WHERE execution_id BETWEEN ? AND ? "
-            f"AND id IN (SELECT i FROM {ids}) AND resolved_by IS NULL",
+            f"AND id IN (SELECT i FROM {ARROW}) AND resolved_by IS NULL",
+            pa.table({"i": pa.array(item_ids, pa.int64())}),
             [by_execution, low, high],
         )
-        self.con.unregister(ids)
 
     def _insert_items(self, execution: Execution, items: Sequence[Item]) -> None:
         if not items:
@@ -312,47 +308,49 @@ class SyncWriter:
         import orjson
         import pyarrow as pa
 
-        n = len(items)
-        ids: list[int] = [
-            r[0]
-            for r in self.con.execute(
-                "SELECT nextval('sync_item_id_seq') FROM range(?)", [n]
-            ).fetchall()
-        ]
         fetched = _now()
         payloads = [
             None if item.payload is None else orjson.dumps(item.payload, default=str).decode()
             for item in items
         ]
-        table = pa.table(
-            {
-                "id": pa.array(ids, pa.int64()),
-                "external_id": pa.array([i.external_id for i in items], pa.string()),
-                "status": pa.array([i.status for i in items], pa.string()),
-                "error_code": pa.array([i.error_code for i in items], pa.string()),
-                "error_message": pa.array([i.error_message for i in items], pa.string()),
-                "records": pa.array([i.records for i in items], pa.int32()),
-                "payload": pa.array(payloads, pa.string()),
-            }
-        )
-        name = self._register(table)
-        self.con.execute(
+        columns: dict[str, Any] = {
+            "external_id": pa.array([i.external_id for i in items], pa.string()),
+            "status": pa.array([i.status for i in items], pa.string()),
+            "error_code": pa.array([i.error_code for i in items], pa.string()),
+            "error_message": pa.array([i.error_message for i in items], pa.string()),
+            "records": pa.array([i.records for i in items], pa.int32()),
+            "payload": pa.array(payloads, pa.string()),
+        }
+        # Item ids are needed here only to link item errors and to track open items; a page
+        # of clean items lets the INSERT draw them from the sequence itself.
+        needs_ids = any(p is not None for p in payloads) or any(i.errors for i in items)
+        ids: list[int] = []
+        if needs_ids:
+            ids = [
+                r[0]
+                for r in self.con.execute(
+                    "SELECT nextval('sync_item_id_seq') FROM range(?)", [len(items)]
+                ).fetchall()
+            ]
+            columns["id"] = pa.array(ids, pa.int64())
+        item_id = "id" if needs_ids else "nextval('sync_item_id_seq')"
+        self._with_table(
             "INSERT INTO sync_items (id, execution_id, integration_id, domain_type, external_id, "
             "status, error_code, error_message, fetched_at, records, payload) "
-            f"SELECT id, ?, ?, ?, external_id, status, error_code, error_message, ?, records, "
-            f"payload FROM {name}",
+            f"SELECT {item_id}, ?, ?, ?, external_id, status, error_code, error_message, ?, "
+            f"records, payload FROM {ARROW}",
+            pa.table(columns),
             [execution.id, self.integration_id, execution.domain_type, fetched],
         )
-        self.con.unregister(name)
-        self._insert_errors(execution, items, ids)
         superseded = [item.supersedes for item in items if item.supersedes is not None]
         self.resolve(superseded, execution.id)
+        if not needs_ids:
+            return
+        self._insert_errors(execution, items, ids)
         # Items still not fully loaded stay open; a later fetch of the same record takes over.
-        for item, item_id in zip(items, ids, strict=True):
+        for item, new_id in zip(items, ids, strict=True):
             if item.payload is not None and not item.aggregate and not execution.dry_run:
-                execution.open_items.setdefault(item.external_id, []).append(
-                    (execution.id, item_id)
-                )
+                execution.open_items.setdefault(item.external_id, []).append((execution.id, new_id))
 
     def _insert_errors(self, execution: Execution, items: Sequence[Item], ids: list[int]) -> None:
         rows = [
@@ -368,7 +366,10 @@ class SyncWriter:
             *rows, strict=True
         )
         s = pa.string()
-        name = self._register(
+        self._with_table(
+            "INSERT INTO sync_item_errors (item_id, execution_id, external_id, code, message, "
+            f"sku, channel, warehouse) SELECT item_id, ?, external_id, code, message, sku, "
+            f"channel, warehouse FROM {ARROW}",
             pa.table(
                 {
                     "item_id": pa.array(item_ids, pa.int64()),
@@ -379,15 +380,9 @@ class SyncWriter:
                     "channel": pa.array(channels, s),
                     "warehouse": pa.array(warehouses, s),
                 }
-            )
-        )
-        self.con.execute(
-            "INSERT INTO sync_item_errors (item_id, execution_id, external_id, code, message, "
-            f"sku, channel, warehouse) SELECT item_id, ?, external_id, code, message, sku, "
-            f"channel, warehouse FROM {name}",
+            ),
             [execution.id],
         )
-        self.con.unregister(name)
 
     def _save_statistics(self, e: Execution) -> None:
         self.con.execute(
@@ -408,21 +403,35 @@ class SyncWriter:
     def _save_cursor(self, execution: Execution, cursor: Cursor) -> None:
         import orjson
 
-        self.con.execute(
-            "INSERT OR REPLACE INTO sync_state (integration_id, domain_type, generation, cursor, "
-            "updated_at) VALUES (?, ?, 0, ?, ?)",
-            [
-                self.integration_id,
-                execution.domain_type,
-                orjson.dumps(cursor, default=str).decode(),
-                _now(),
-            ],
-        )
+        text = orjson.dumps(cursor, default=str).decode()
+        params = [text, _now(), self.integration_id, execution.domain_type]
+        if not execution.cursor_saved:
+            # first page of the execution: the row may not exist yet (an UPDATE is cheaper after)
+            self.con.execute(
+                "DELETE FROM sync_state WHERE integration_id = ? AND domain_type = ?",
+                params[2:],
+            )
+            self.con.execute(
+                "INSERT INTO sync_state (cursor, updated_at, integration_id, domain_type, "
+                "generation) VALUES (?, ?, ?, ?, 0)",
+                params,
+            )
+            execution.cursor_saved = True
+        else:
+            self.con.execute(
+                "UPDATE sync_state SET cursor = ?, updated_at = ? "
+                "WHERE integration_id = ? AND domain_type = ?",
+                params,
+            )
 
-    def _register(self, table: pa.Table) -> str:
-        name = f"_tether_page_{os.getpid()}_{next(_names)}"
-        self.con.register(name, table)
-        return name
+    def _with_table(self, sql: str, table: pa.Table, params: list[Any]) -> None:
+        """Run ``sql`` reading ``table`` as ``ARROW``.
+
+        DuckDB finds the Arrow table by its variable name in this frame (a replacement scan):
+        measured here twice as fast as ``register``/``unregister`` per statement.
+        """
+        _tether_arrow_page = table  # read by name by DuckDB
+        self.con.execute(sql, params)
 
 
 def _last_per_key(upsert: Upsert) -> list[tuple[Any, ...]]:
@@ -450,14 +459,23 @@ class _Types(dict[str, Any]):
             "str": pa.string,
             "float": pa.float64,
             "bool": pa.bool_,
-            "date": pa.date32,
-            "ts": lambda: pa.timestamp("us", tz="UTC"),
+            "date": pa.string,
+            "ts": pa.string,
         }
         self[kind] = constructors[kind]
         return self[kind]
 
 
 _ARROW_TYPES = _Types()
+
+_SQL_VALUE = {
+    "str": "{0}",
+    "float": "{0}",
+    "bool": "{0}",
+    # mapping validated these ISO-8601 texts; TRY_CAST keeps one odd value from failing a page
+    "ts": "TRY_CAST({0} AS TIMESTAMPTZ)",
+    "date": "TRY_CAST({0} AS DATE)",
+}
 
 
 def open_items(
