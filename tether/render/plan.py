@@ -124,13 +124,16 @@ def _mapping_lines(doc: dict[str, Any], lines: list[str]) -> None:
         lines.append(f"  … and {len(rows) - MAX_MAPPING_ROWS} more (see `tether plan --json`)")
     for effect in doc["impact"]:
         noun = {"sku": "SKU", "channel": "channel", "warehouse": "warehouse"}[effect["kind"]]
-        plural = "s" if effect["keys"] != 1 else ""
         lines.append(
-            f"  impact: maps {effect['keys']} {noun}{plural} that failed {effect['items']} items "
-            f"in {effect['executions']} executions of {effect['integration']}; "
-            f"`tether retry {effect['integration']}` re-maps them."
+            f"  impact: maps {_count(effect['keys'], noun)} that failed "
+            f"{_count(effect['items'], 'item')} in {_count(effect['executions'], 'execution')} "
+            f"of {effect['integration']}; `tether retry {effect['integration']}` re-maps them."
         )
     lines.append("")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _paint(text: str, color: bool) -> str:
