@@ -51,7 +51,9 @@ def build_workspace(root: Path) -> None:
 
 def timed(args: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=os.environ | {"TETHER_NO_DAEMON": "1"})
+    proc = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, env=os.environ | {"TETHER_NO_DAEMON": "1"}
+    )
     elapsed = time.perf_counter() - started
     if proc.returncode not in (0, 2):
         raise RuntimeError(f"{args} failed: {proc.stderr[-2000:]}")
@@ -63,7 +65,9 @@ def main() -> None:
         root = Path(tmp)
         started = time.perf_counter()
         build_workspace(root)
-        print(f"generated {INTEGRATIONS} integrations + {MAPPING_ROWS} mapping rows in {time.perf_counter() - started:.1f}s")
+        print(
+            f"generated {INTEGRATIONS} integrations + {MAPPING_ROWS} mapping rows in {time.perf_counter() - started:.1f}s"
+        )
         help_runs = [timed([*TETHER, "--help"], root) for _ in range(5)]
         apply_s = timed([*TETHER, "apply", "--auto-approve"], root)
         noop = [timed([*TETHER, "plan", "--detailed-exitcode"], root) for _ in range(3)]
@@ -72,8 +76,12 @@ def main() -> None:
     plan_s = statistics.median(noop)
     print(f"tether --help            {help_s * 1000:7.0f} ms   (bar ≤ 300 ms)")
     print(f"tether validate          {statistics.median(validate):7.2f} s")
-    print(f"no-op tether plan        {plan_s:7.2f} s    (bar ≤ 1.0 s; Terraform 1.11: 1.84 s → {1.84 / plan_s:.1f}× faster)")
-    print(f"tether apply (empty)     {apply_s:7.2f} s    (bar ≤ 3 s; Terraform 1.11: 29.8 s → {29.8 / apply_s:.1f}× faster)")
+    print(
+        f"no-op tether plan        {plan_s:7.2f} s    (bar ≤ 1.0 s; Terraform 1.11: 1.84 s → {1.84 / plan_s:.1f}× faster)"
+    )
+    print(
+        f"tether apply (empty)     {apply_s:7.2f} s    (bar ≤ 3 s; Terraform 1.11: 29.8 s → {29.8 / apply_s:.1f}× faster)"
+    )
 
 
 if __name__ == "__main__":
