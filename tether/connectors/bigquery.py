@@ -197,7 +197,15 @@ class BigQueryConnector:
             raw = (page.raw_page or {}).get("rows") or []
             if not raw:
                 continue
-            columns = [_column(raw, i, convert) for i, convert in enumerate(converters)]
+            cells = [c["v"] for r in raw for c in r["f"]]
+            if len(cells) != len(raw) * len(names):
+                raise DataError(
+                    f"Malformed response from {SERVICE} for {capability}: rows do not have "
+                    f"{len(names)} cells like the schema.",
+                    hint="The service sent an unexpected body; retry later or contact its support.",
+                )
+            width = len(names)
+            columns = [_column(cells[i::width], convert) for i, convert in enumerate(converters)]
             rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
             page_cursor: Cursor | None = None
             if cursor_index is not None:
@@ -347,8 +355,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 """REST cell strings → Python values. Nested / repeated / JSON cells pass through raw."""
 
 
-def _column(raw: list[dict[str, Any]], index: int, convert: Callable[[Any], Any]) -> list[Any]:
-    values = [r["f"][index]["v"] for r in raw]
+def _column(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
     if convert is str or convert is _identity:
         return values
     if None in values:
