@@ -570,7 +570,20 @@ def _link_rows(
                 done.append(order)
             order = order_record(row, [])
         elif order is not None and parent == order["external_id"]:
-            order["lines"].append(_line_record(row))
+            # _line_record inlined: this runs once per line of every order of a full sync.
+            try:
+                price: float | None = float(row["originalUnitPriceSet"]["shopMoney"]["amount"])
+            except (KeyError, TypeError, ValueError):
+                price = None
+            order["lines"].append(
+                {
+                    "external_id": row["id"],
+                    "sku": row.get("sku") or None,
+                    "quantity": row.get("quantity"),
+                    "unit_price": price,
+                    "warehouse": None,
+                }
+            )
         else:
             raise DataError(
                 f"Shopify bulk result has a line item of {parent} away from its order.",
