@@ -151,3 +151,21 @@ def test_bad_tether_toml_has_a_location(workspace: WorkspaceBuilder) -> None:
     result = run_tether("-w", str(workspace.root), "validate")
     assert result.exit_code == 1
     assert "tether.toml:2:1: daemon.catch_up" in result.stderr
+
+
+def test_fast_sops_scan_agrees_with_a_yaml_parse(workspace: WorkspaceBuilder) -> None:
+    from tether.config import secrets, yamlpos
+    from tether.config.workspace import _scan_sops_yaml
+
+    ref = workspace.credentials(
+        "bq",
+        {"project_id": "p", "service_account_json": '{\n  "type": "service_account"\n}\n'},
+    )
+    text = (workspace.root / ref).read_text()
+    scanned = _scan_sops_yaml(text)
+    document = yamlpos.load_untyped(text)
+    assert scanned is not None
+    assert scanned.keys == ("project_id", "service_account_json")
+    assert scanned.fingerprint == secrets.fingerprint(document)
+    assert _scan_sops_yaml("project_id: p\n") is None, "plaintext falls back to a real parse"
+    assert _scan_sops_yaml('{"sops": {"mac": "x"}}') is None, "JSON falls back to a real parse"
