@@ -22,7 +22,7 @@ def make_app(source: MonitorSource | None = None, **kwargs: Any) -> MonitorApp:
 async def settle(pilot: Pilot[Any]) -> None:
     """Let messages, workers and actions finish (twice: a worker's result may start another)."""
     app = pilot.app
-    for _ in range(3):
+    for _ in range(2):
         await pilot.pause()
         await app.workers.wait_for_complete()
     await pilot.pause()

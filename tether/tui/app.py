@@ -17,7 +17,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from tether.errors import PermissionDeniedError, TetherError
+from tether.errors import TetherError
 from tether.tui.datasource import MonitorSource, Row
 from tether.tui.format import Palette
 
@@ -123,10 +123,11 @@ class MonitorApp(App[None]):
 
         try:
             result = call(progress)
-        except PermissionDeniedError as exc:
+        except TetherError as exc:  # includes PermissionDeniedError: its message says why
             self.call_from_thread(self._finish, title, exc.render(), "error", after)
-        except TetherError as exc:
-            self.call_from_thread(self._finish, title, exc.render(), "error", after)
+        except Exception as exc:  # keep the monitor up; say what broke
+            message = f"{type(exc).__name__}: {exc}"
+            self.call_from_thread(self._finish, title, message, "error", after)
         else:
             self.call_from_thread(self._finish, title, describe(result), "information", after)
 

@@ -10,6 +10,8 @@ Screens call these methods from Textual workers (threads), never on the UI threa
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -96,6 +98,11 @@ class BackendSource:
         self.backend = backend
         self._description = description
         self._role: str | None = getattr(backend, "role", None)
+        # In-process, a sync holds the state file open for writing; a read from another worker
+        # would then conflict with it, so local calls take turns. The daemon serialises itself.
+        self._turns: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if backend.via_daemon else threading.Lock()
+        )
 
     @property
     def description(self) -> str:
@@ -107,7 +114,8 @@ class BackendSource:
 
     def _call(self, name: str, progress: Progress | None = None, **params: Any) -> Any:
         try:
-            return self.backend.call(name, progress=progress, **params)
+            with self._turns:
+                return self.backend.call(name, progress=progress, **params)
         except PermissionDeniedError as exc:
             self._role = exc.role or self._role  # learn the role from the refusal
             raise

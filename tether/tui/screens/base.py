@@ -62,8 +62,21 @@ class MonitorScreen(Screen[None]):
         return self.monitor.clock()
 
     async def fetch(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking source call off the UI thread."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run a blocking source call off the UI thread.
+
+        Anything unexpected from the state (e.g. a DuckDB error while another process rewrites
+        the file) is reported as a ``TetherError`` so the monitor stays up; the next refresh
+        retries.
+        """
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except TetherError:
+            raise
+        except Exception as exc:  # a monitor must survive a bad read
+            raise TetherError(
+                f"Reading the state failed: {type(exc).__name__}: {exc}",
+                hint="The monitor retries on the next refresh (f5).",
+            ) from exc
 
     def refresh_data(self) -> None:
         """Reload what the screen shows (live refresh); screens override."""
