@@ -50,7 +50,7 @@ def test_killed_sync_is_marked_interrupted_and_the_next_run_resumes(
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:
         deadline = time.monotonic() + 60
-        while not (markers / "committed-2").exists():
+        while not (markers / "committed-3").exists():
             assert proc.poll() is None, "the sync ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)

@@ -170,6 +170,20 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
+CAPABILITY_TABLES: dict[str, tuple[str, ...]] = {
+    "sales_orders": ("sales_orders", "sales_order_lines"),
+    "pending_sales": ("pending_sales",),
+    "products": ("products",),
+    "channels": ("channels",),
+    "forecast_versions": ("forecast_versions",),
+    "sales_history": ("sales_history",),
+    "warehouse_inventory": ("inventory_levels",),
+    "pricing": ("prices",),
+    "sales_forecast": ("sales_forecasts",),
+}
+"""The ``data.*`` tables each capability writes."""
+
+
 @dataclass
 class Upsert:
     """Rows for one ``data.*`` table: delete ``keys`` (by ``table.key``), then insert ``rows``."""

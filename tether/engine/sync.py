@@ -28,6 +28,7 @@ Entry point for the CLI operations and the daemon::
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from tether.config.project import Workspace
 from tether.connectors.base import Connector, Page
 from tether.engine import retry
-from tether.engine.mapping import Mappings, map_page
+from tether.engine.mapping import CAPABILITY_TABLES, Mappings, map_page
 from tether.engine.writer import DuplicateRunError, Execution, SyncWriter, open_items
 from tether.errors import (
     ConnectorError,
@@ -331,6 +332,59 @@ def run_sync(
     return result
 
 
+_DONE = object()
+
+
+def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+    """Fetch the next pages in a background thread while the current one is mapped and written.
+
+    The connector's generator runs entirely in that thread; at most ``depth`` fetched pages wait
+    (bounded memory). Pages come out in order, and an error the connector raises comes out after
+    the pages fetched before it, so those still commit first. Closing this iterator stops the
+    thread and closes the connector's generator there.
+    """
+    waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    break
+            else:
+                put(_DONE)
+        except BaseException as exc:
+            put(exc)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="tether-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value = waiting.get()
+            if value is _DONE:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            assert isinstance(value, Page)
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def _record(result: RunResult, execution: Execution, emit: Progress) -> None:
     result.execution_ids.append(execution.id)
     result.statuses.append(execution.status)
@@ -377,11 +431,12 @@ def _sync_capability(
     try:
         if not dry_run:
             execution.open_items = open_items(writer.con, writer.integration_id, capability)
+            writer.track_fresh_tables(execution, CAPABILITY_TABLES[capability])
         if trigger == "manual" and not dry_run and execution.open_items:
             remapped, loaded = retry.remap_open_items(writer, execution, mappings, emit)
             result.remapped += remapped
             result.loaded += loaded
-        pages: Iterator[Page] = connector.fetch(capability, cursor)
+        pages = prefetch(connector.fetch(capability, cursor))
         try:
             for number, page in enumerate(pages, start=1):
                 mapped = map_page(

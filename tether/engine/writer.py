@@ -61,6 +61,8 @@ class Execution:
     status: str = "running"
     error_code: str | None = None
     error: str | None = None
+    fresh: FreshKeys | None = None
+    """Set when this execution's tables held no row of the integration when it started."""
     cursor_saved: bool = False
     """This execution has written its cursor row (later pages update it in place)."""
     open_items: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
@@ -91,6 +93,38 @@ class Execution:
 
     def outcome(self) -> str:
         return "partial" if self.failed or self.partial_mapped else "success"
+
+
+class FreshKeys:
+    """The keys one execution wrote into tables that were empty for its integration at start.
+
+    Upserts delete a page's keys before inserting them, and that DELETE scans the table. When
+    the tables started empty (a first sync), a key can only be present if this execution wrote
+    it, so the DELETE is needed only for keys seen before. This Bloom filter answers "maybe
+    seen" / "certainly not" in fixed memory (16 MiB, whatever the volume); a false "maybe" only
+    costs a DELETE that finds nothing.
+    """
+
+    BITS = 1 << 27
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.BITS >> 3)
+
+    def seen_then_add(self, keys: Sequence[str]) -> set[str]:
+        """Add ``keys``; return those that were (maybe) added before."""
+        bits, mask = self.bits, self.BITS - 1
+        seen: set[str] = set()
+        for key in keys:
+            h = hash(key)
+            present = True
+            for position in (h & mask, (h >> 22) & mask, (h >> 44 ^ h) & mask):
+                byte, bit = position >> 3, 1 << (position & 7)
+                if not bits[byte] & bit:
+                    present = False
+                    bits[byte] |= bit
+            if present:
+                seen.add(key)
+        return seen
 
 
 def _now() -> datetime:
@@ -238,8 +272,7 @@ class SyncWriter:
         con.execute("BEGIN")
         try:
             if not execution.dry_run:
-                for upsert in page.upserts:
-                    self._upsert(execution.id, upsert)
+                self._upsert_page(execution, page.upserts)
                 self._take_over(execution, page.items)
             self._insert_items(execution, page.items)
             self._save_statistics(execution)
@@ -250,15 +283,40 @@ class SyncWriter:
             con.execute("ROLLBACK")
             raise
 
-    def _upsert(self, execution_id: int, upsert: Upsert) -> None:
+    def track_fresh_tables(self, execution: Execution, tables: Sequence[str]) -> None:
+        """Start skipping DELETEs if none of ``tables`` holds a row of this integration."""
+        for table in tables:
+            row = self.con.execute(
+                f"SELECT EXISTS (SELECT 1 FROM data.{table} WHERE integration_id = ?)",
+                [self.integration_id],
+            ).fetchone()
+            if row is None or row[0]:
+                return
+        execution.fresh = FreshKeys()
+
+    def _upsert_page(self, execution: Execution, upserts: Sequence[Upsert]) -> None:
+        fresh = execution.fresh
+        if fresh is None:
+            for upsert in upserts:
+                self._upsert(execution.id, upsert, upsert.keys)
+            return
+        keys = upserts[0].keys if len(upserts) == 1 else list({k for u in upserts for k in u.keys})
+        seen = fresh.seen_then_add(keys)
+        for upsert in upserts:
+            self._upsert(
+                execution.id, upsert, [k for k in upsert.keys if k in seen] if seen else []
+            )
+
+    def _upsert(self, execution_id: int, upsert: Upsert, delete: Sequence[str]) -> None:
+        """Delete the ``delete`` keys, then insert the rows (the last copy of each record)."""
         import pyarrow as pa
 
         table = upsert.table
-        if upsert.keys:
+        if delete:
             self._with_table(
                 f"DELETE FROM data.{table.name} WHERE integration_id = ? "
                 f"AND {table.key} IN (SELECT k FROM {ARROW})",
-                pa.table({"k": pa.array(upsert.keys, pa.string())}),
+                pa.table({"k": pa.array(delete, pa.string())}),
                 [self.integration_id],
             )
         if not upsert.rows:
