@@ -26,7 +26,10 @@ def _print_plan(doc: dict[str, Any], fmt: str) -> None:
                 handle.write(text)
     else:
         out = output.console()
-        out.print(render_text(doc, color=out.is_terminal), soft_wrap=True, markup=out.is_terminal)
+        if out.is_terminal:
+            out.print(render_text(doc, color=True), soft_wrap=True)
+        else:
+            click.echo(render_text(doc))
 
 
 def _save_plan(doc: dict[str, Any], path: Path) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any
-
-import orjson
 
 MAPPING_KINDS = ("sku", "channel", "warehouse")
 MAPPING_FILES = {"sku": "skus.csv", "channel": "channels.csv", "warehouse": "warehouses.csv"}
@@ -41,8 +38,6 @@ class DesiredState:
     integrations: dict[str, IntegrationConfig] = field(default_factory=dict)
     mappings: Any = None
     """Every mapping row as an Arrow table: kind, integration_id, external_id, target, line."""
-    mapping_digest: str = ""
-    """sha256 of the mapping files' bytes (part of the config hash)."""
 
     def mapping_counts(self) -> dict[str, int]:
         if self.mappings is None or self.mappings.num_rows == 0:
@@ -50,13 +45,9 @@ class DesiredState:
         kinds = self.mappings.column("kind").value_counts().to_pylist()
         return {str(k["values"]): int(k["counts"]) for k in kinds}
 
+    files_digest: str = ""
+    """sha256 over every workspace file plan reads (see ``config.workspace.files_digest``)."""
+
     def config_hash(self) -> str:
-        """Identifies exactly this configuration; a saved plan made from other files is stale."""
-        digest = hashlib.sha256()
-        for key in sorted(self.integrations):
-            digest.update(
-                orjson.dumps(self.integrations[key].as_record(), option=orjson.OPT_SORT_KEYS)
-            )
-        # The files' bytes: even a reordered file makes a saved plan stale, which is merely cautious.
-        digest.update(self.mapping_digest.encode())
-        return digest.hexdigest()
+        """Identifies exactly these files; a saved plan made from other files is stale."""
+        return self.files_digest

@@ -80,6 +80,36 @@ def _read_credentials(path: Path) -> CredentialsFile:
     )
 
 
+_CREDENTIALS_LINE = re.compile(rb"^credentials:\s*['\"]?([^'\"#\s]+)", re.MULTILINE)
+
+
+def workspace_files(workspace: Workspace) -> list[Path]:
+    """Every file a plan depends on: settings, integrations, mappings and credentials (those in
+    secrets/ and any referenced from elsewhere)."""
+    root = workspace.root
+    integrations = sorted((root / "integrations").glob("*.y*ml"))
+    secrets = set((root / "secrets").glob("*"))
+    for path in integrations:
+        for ref in _CREDENTIALS_LINE.findall(path.read_bytes()):
+            secrets.add(workspace.resolve(ref.decode(errors="replace")))
+    mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
+    return [root / "tether.toml", *integrations, *mappings, *sorted(secrets)]
+
+
+def files_digest(workspace: Workspace) -> str:
+    """sha256 over the names and bytes of the workspace's files: cheap (no parsing), and any
+    edit — even one that changes nothing in the state — makes a saved plan stale."""
+    digest = hashlib.sha256()
+    for path in workspace_files(workspace):
+        digest.update(str(path).encode())
+        try:
+            digest.update(path.read_bytes())
+        except (FileNotFoundError, IsADirectoryError):
+            digest.update(b"\x00missing")
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
 def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> DesiredState:
     """Validate everything; raise ``ConfigError`` listing every problem, or return the state."""
     problems: list[Problem] = []
@@ -102,20 +132,17 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
             desired.integrations[integration.id] = integration
     tables = []
     displays: dict[str, str] = {}
-    digest = hashlib.sha256()
     for kind, filename in MAPPING_FILES.items():
         path = workspace.root / "mappings" / filename
         displays[kind] = _display(workspace, path)
         if path.is_file():
             table, found = read_mapping_file(path, displays[kind], kind)
-            digest.update(path.read_bytes())
             problems.extend(found)
             tables.append(table)
-        digest.update(b"\x00")
     import pyarrow as pa
 
     desired.mappings = pa.concat_tables(tables) if tables else empty_table()
-    desired.mapping_digest = digest.hexdigest()
+    desired.files_digest = files_digest(workspace)
     problems.extend(check_rows(desired.mappings, displays, ids_in_files))
     if problems:
         raise ConfigError(problems)

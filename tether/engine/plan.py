@@ -7,10 +7,11 @@ renderer or to ``apply``.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from tether import __version__
 from tether.config.model import MAPPING_FILES, DesiredState, IntegrationConfig
@@ -44,8 +45,9 @@ class IntegrationChange:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class MappingChange:
+class MappingChange(NamedTuple):
+    """One changed mapping row (a NamedTuple: an initial apply creates 100,000s of them)."""
+
     action: str  # add | change | remove
     kind: str
     integration: str
@@ -163,9 +165,15 @@ def _attributes(
     return changes
 
 
-def _fire_times(config: IntegrationConfig, now: datetime | None) -> tuple[str, ...]:
-    times = next_fire_times(config.cron, config.timezone, 3, after=now)
+@functools.lru_cache(maxsize=1024)
+def _fire_times_for(cron: str, timezone: str, now: datetime | None) -> tuple[str, ...]:
+    times = next_fire_times(cron, timezone, 3, after=now)
     return tuple(t.isoformat() for t in times)
+
+
+def _fire_times(config: IntegrationConfig, now: datetime | None) -> tuple[str, ...]:
+    # Many integrations share a schedule; one plan computes each (cron, timezone) once.
+    return _fire_times_for(config.cron, config.timezone, now)
 
 
 def diff_integrations(

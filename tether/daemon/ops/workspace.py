@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tether.config.model import DesiredState
-from tether.config.workspace import load_workspace
+from tether.config.workspace import files_digest, load_workspace
 from tether.daemon.ops import Context, operation
 from tether.engine.apply import apply_plan, check_fresh
 from tether.engine.plan import make_plan, mapping_changes
@@ -100,10 +100,12 @@ def apply(ctx: Context, plan: dict[str, Any]) -> dict[str, Any]:
             f"Unsupported plan format {plan.get('format_version')!r}.",
             hint="Make the plan with this version of tether.",
         )
-    desired = desired_state(ctx)
+    # The files are not re-validated: the plan was made from them, and a digest of their bytes
+    # proves they are unchanged (any edit makes the plan stale).
+    files = files_digest(ctx.workspace)
     with ctx.state.write("apply") as con:
         applied = load_applied(con)
-        check_fresh(plan, applied.lineage, applied.serial, desired.config_hash())
+        check_fresh(plan, applied.lineage, applied.serial, files)
         if not plan.get("has_changes"):
             return {
                 "serial": applied.serial,
