@@ -39,6 +39,8 @@ class FakeSettings(ServiceSettings):
     """Pause before each page after the first (for kill/cancel tests)."""
     marker_dir: str | None = None
     """Write `<dir>/committed-<n>` when page n has been committed (the engine asked for more)."""
+    overlap: int = 0
+    """Each page re-reads this many records of the previous one (like a cursor lookback)."""
     version: int = 1
     """Part of every record's payload, so a test can tell a refetch from a re-map."""
 
@@ -78,7 +80,7 @@ class FakeConnector:
             page_number += 1
             if s.marker_dir:
                 (Path(s.marker_dir) / f"committed-{page_number}").touch()
-            offset = end
+            offset = end - s.overlap if end < s.records else end
 
     def close(self) -> None:
         pass

@@ -126,6 +126,16 @@ def test_each_page_is_one_transaction_and_the_next_run_resumes(shop: Shop) -> No
     )
 
 
+def test_records_read_twice_in_one_sync_are_stored_once(shop: Shop) -> None:
+    shop.setup(page_size=5, overlap=2)  # pages 0-4, 3-7, 6-10, 9-11: a lookback re-reads
+    assert shop("sync", "shop").exit_code == 0
+    assert shop.q("SELECT count(*) FROM sync_items") == [(18,)]
+    assert shop.q("SELECT count(*), count(DISTINCT external_id) FROM data.sales_orders") == [
+        (12, 12)
+    ]
+    assert shop.q("SELECT count(*) FROM data.sales_order_lines") == [(24,)]
+
+
 def test_rate_limit_ends_partial_with_the_cursor_kept(shop: Shop) -> None:
     shop.setup(fail_after_pages=1, failure="rate_limited")
     result = shop("sync", "shop")
