@@ -23,9 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field
 
 from tether.connectors.base import (
@@ -38,6 +37,9 @@ from tether.connectors.base import (
 )
 from tether.connectors.http import HttpPolicy, check_base_url, json_body, make_client, send
 from tether.errors import AuthError, DataError, UnsupportedCapabilityError
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVICE = "Brewman"
 DEFAULT_BASE_URL = "https://brewman.premiersystems.com"

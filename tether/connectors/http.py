@@ -14,12 +14,13 @@ import random
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from tether.errors import AuthError, DataError, RateLimitedError, TetherError, UnavailableError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass
@@ -68,6 +69,8 @@ def check_base_url(url: str) -> str:
 
 
 def make_client(base_url: str, headers: dict[str, str], policy: HttpPolicy) -> httpx.Client:
+    import httpx  # lazily: `tether validate` and `plan` load connectors but never talk HTTP
+
     return httpx.Client(
         base_url=base_url,
         headers=headers,
@@ -107,6 +110,8 @@ def send(
     Shopify's bulk JSONL downloads. Messages never show a URL's query string (signed download
     URLs carry credentials there).
     """
+    import httpx
+
     attempt = 0
     shown = url.split("?", 1)[0]
     while True:

@@ -25,9 +25,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 import orjson
 from pydantic import Field
 
@@ -47,6 +46,9 @@ from tether.errors import (
     UnavailableError,
     UnsupportedCapabilityError,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVICE = "Shopify"
 MAX_QUERY_COST = 1000
@@ -464,6 +466,8 @@ class ShopifyConnector:
 
     def _read_bulk(self, url: str) -> Iterator[Page]:
         """Stream the JSONL: an order line, then its line items (``__parentId``) after it."""
+        import httpx
+
         size = self.settings.page_size * 10
         page: list[dict[str, Any]] = []
         order: dict[str, Any] | None = None

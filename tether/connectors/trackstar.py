@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from pydantic import Field
 
 from tether.connectors.base import (
@@ -36,6 +35,9 @@ from tether.connectors.base import (
 )
 from tether.connectors.http import HttpPolicy, check_base_url, json_body, make_client, send
 from tether.errors import AuthError, DataError, UnsupportedCapabilityError
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVICE = "TrackStar"
 DEFAULT_BASE_URL = "https://production.trackstarhq.com"
