@@ -192,8 +192,8 @@ def items(
         where.append("domain_type = ?")
         params.append(domain_type)
     if search:
-        where.append("(contains(lower(external_id), ?) OR contains(lower(error_message), ?))")
-        needle = search.lower()
+        condition, needle = _search(search)
+        where.append(condition)
         params.extend([needle, needle])
     condition = " AND ".join(where)
     limit = max(1, min(int(limit), 10_000))
@@ -213,6 +213,21 @@ def items(
         "next_after_id": found[-1]["id"] if len(rows) > limit else None,
         "total": int(total_row[0]) if total_row else 0,
     }
+
+
+def _search(text: str) -> tuple[str, str]:
+    """Case-insensitive substring match on external_id or error_message, as (SQL, parameter).
+
+    Searching scans the execution's items; plain ``contains`` is the fastest scan, and it is
+    already case-insensitive for text without letters (order numbers, numeric ids).
+    """
+    if text.lower() == text.upper():
+        return "(contains(external_id, ?) OR contains(error_message, ?))", text
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return (
+        "(external_id ILIKE ? ESCAPE '\\' OR error_message ILIKE ? ESCAPE '\\')",
+        f"%{escaped}%",
+    )
 
 
 def item(con: duckdb.DuckDBPyConnection | None, execution_id: int, item_id: int) -> dict[str, Any]:
