@@ -85,7 +85,7 @@ def socket_dir() -> Iterator[Path]:
 
 def as_user(user: str, socket: Path, calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     proc = subprocess.run(
-        ["setpriv", f"--reuid={user}", f"--regid={GROUP}", "--init-groups",
+        ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}", "--init-groups",
          sys.executable, "-c", CLIENT, str(socket), json.dumps(calls)],
         capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"}, timeout=60,
     )  # fmt: skip

@@ -7,7 +7,9 @@ time, and is woken early by a reload (apply, pause, resume), a finished run or a
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +32,9 @@ log = logging.getLogger("tether.daemon.scheduler")
 
 Runner = Callable[[PendingRun, threading.Event], Any]
 """Runs one scheduled or catch-up sync (blocking); the event is set when the daemon stops."""
+
+SYNC_NICE = 10
+"""Niceness of sync threads (API threads keep the daemon's own)."""
 
 MAX_SLEEP_S = 60.0
 """Re-read the wall clock at least this often, so a clock step (NTP) cannot delay a tick long."""
@@ -82,7 +87,6 @@ class Dispatcher:
         self.failures = 0
         self._cond = threading.Condition()
         self._stopping = False
-        self._workers: set[threading.Thread] = set()
         self._thread: threading.Thread | None = None
 
     # lifecycle
@@ -158,7 +162,7 @@ class Dispatcher:
         now_fn: Callable[[], Any],
         later_fn: Callable[[threading.Event], Any] | None,
     ) -> tuple[Queued | None, Any]:
-        """Run ``now_fn`` in this thread as the integration's one run, or queue ``later_fn``.
+        """Run ``now_fn`` now as the integration's one run (waiting for it), or queue ``later_fn``.
 
         Returns ``(None, result)`` when it ran, ``(Queued, None)`` when another run of the
         integration was in progress and the request will run after it. Without ``later_fn``
@@ -185,10 +189,22 @@ class Dispatcher:
                                       "requested_by": actor, "position": position}},
                 )  # fmt: skip
                 return Queued(position, running), None
-        try:
-            return None, now_fn()
-        finally:
-            self._finished(integration_id)
+        outcome: list[Any] = []
+
+        def work() -> None:
+            try:
+                outcome.append((True, now_fn()))
+            except BaseException as exc:
+                outcome.append((False, exc))
+            finally:
+                self._finished(integration_id)
+
+        worker = _sync_thread(work, f"request-{integration_id}")
+        worker.join()
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return None, value
 
     def wake(self) -> None:
         """Re-read the clock now (tests that drive a fake clock; a clock step)."""
@@ -215,11 +231,7 @@ class Dispatcher:
                 self._cond.wait(timeout)
 
     def _launch(self, run: PendingRun) -> None:
-        worker = threading.Thread(
-            target=self._execute, args=(run,), name=f"run-{run.integration_id}", daemon=True
-        )
-        self._workers.add(worker)
-        worker.start()
+        _sync_thread(lambda: self._execute(run), f"run-{run.integration_id}")
 
     def _execute(self, run: PendingRun) -> None:
         fields: dict[str, Any] = {"integration": run.integration_id, "trigger": run.trigger}
@@ -249,7 +261,6 @@ class Dispatcher:
             )  # fmt: skip
         finally:
             self._finished(run.integration_id)
-            self._workers.discard(threading.current_thread())
 
     def _finished(self, integration_id: str) -> None:
         with self._cond:
@@ -300,6 +311,23 @@ class Dispatcher:
             },
             "stopping": self._stopping,
         }
+
+
+def _sync_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    """Start a thread for a sync, at a lower CPU priority than the API threads.
+
+    Syncs are throughput work; API calls are someone waiting at a terminal. On a busy machine
+    the kernel then prefers the API (Linux applies nice per thread).
+    """
+
+    def run() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SYNC_NICE)
+        target()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def _describe(run: PendingRun, now: datetime) -> dict[str, Any]:
