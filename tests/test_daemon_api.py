@@ -67,6 +67,13 @@ def test_the_daemon_holds_the_state_and_serves_health(
         assert doc["state_file"] == str(shop.state_path)
         text = cli(shop, tether, "daemon", "health").stdout
         assert "ok  pid" in text and "1 scheduled" in text
+        raw = client(shop)
+        response = raw._request("GET", "/health", None, {})
+        assert response.status == 200
+        assert json.loads(response.read())["result"]["ok"] is True
+        response = raw._request("GET", "/nowhere", None, {})
+        assert response.status == 404
+        assert json.loads(response.read())["error"]["type"] == "NotFoundError"
         holder = (shop.root / "state" / "tether.lock").read_text()
         assert '"operation": "daemon"' in holder
     assert not socket_path.exists()

@@ -181,5 +181,14 @@ def test_one_daemon_per_state_and_local_commands_name_the_holder(
     through = tether("-w", root, "status")
     assert through.exit_code == 0, through.output
     assert "shop" in through.stdout
+    # SIGHUP re-reads [access] without a restart.
+    toml = slow_shop.root / "tether.toml"
+    toml.write_text(toml.read_text().replace("[access]\n", '[access]\noperators = ["olga"]\n'))
+    daemon.proc.send_signal(signal.SIGHUP)
+    reloaded = wait_for(
+        lambda: [e for e in daemon.events() if e["msg"] == "configuration reloaded"],
+        what="the reload",
+    )
+    assert reloaded[0]["operators"] == ["olga"]
     assert daemon.stop()[0] == 0
     assert os.environ.get("TETHER_NO_DAEMON") != "1"

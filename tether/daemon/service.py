@@ -253,9 +253,6 @@ class Daemon:
 def run_daemon(workspace: Workspace, *, log_format: str = "text", log_level: str = "info") -> int:
     """Run in the foreground until SIGTERM/SIGINT; the process exit code."""
     configure_logging(log_format, log_level)
-    # Hand the GIL over more often than every 5 ms: an API call waiting behind busy sync
-    # threads then answers in milliseconds (syncs lose a little throughput).
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     daemon = Daemon(workspace)
     stop = daemon.stop_requested
 
@@ -268,6 +265,9 @@ def run_daemon(workspace: Workspace, *, log_format: str = "text", log_level: str
         threading.Thread(target=daemon.reload_config, name="reload", daemon=True).start()
 
     daemon.start()
+    # Hand the GIL over more often than every 5 ms: an API call waiting behind busy sync
+    # threads then answers in milliseconds (syncs lose a little throughput).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     previous = {
         sig: signal.signal(sig, handler)
         for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop),
