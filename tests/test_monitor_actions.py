@@ -23,12 +23,12 @@ async def test_viewer_sees_actions_disabled_with_the_reason() -> None:
     async with app.run_test(size=WIDE, notifications=True) as pilot:
         await settle(pilot)
         await press(pilot, "enter")
-        assert "disabled: needs the operator role; you are a viewer" in flat(app)
+        assert "disabled: needs the operator role; your role is viewer" in flat(app)
         await press(pilot, "t", "r", "p")
         assert not [c for c in source.calls if c[0] in ("sync", "retry", "pause")]
         await press(pilot, "question_mark")
         assert "Trigger sync" not in flat(app)  # help lists keys by description
-        assert "Sync (disabled: needs the operator role; you are a viewer)" in flat(app)
+        assert "Sync (disabled: needs the operator role; your role is viewer)" in flat(app)
 
 
 async def test_operator_cannot_reset_and_is_told_why() -> None:
@@ -36,7 +36,7 @@ async def test_operator_cannot_reset_and_is_told_why() -> None:
     async with app.run_test(size=WIDE, notifications=True) as pilot:
         await settle(pilot)
         await press(pilot, "enter")
-        assert "disabled: needs the admin role; you are a operator" in flat(app)
+        assert "disabled: needs the admin role; your role is operator" in flat(app)
         await press(pilot, "R")
         assert isinstance(app.screen, IntegrationScreen)  # no dialog opened
 
@@ -54,7 +54,7 @@ async def test_refusal_from_the_backend_is_shown_and_learned() -> None:
         await press(pilot, "enter", "t")
         text = flat(app)
         assert "Permission denied: 'sync' needs the operator role; you are a viewer." in toasts(app)
-        assert "disabled: needs the operator role; you are a viewer" in text
+        assert "disabled: needs the operator role; your role is viewer" in text
 
 
 async def test_admin_resets_after_typing_the_id() -> None:

@@ -158,7 +158,7 @@ async def test_a_viewer_sees_why_actions_are_disabled(
         await settle(pilot)
         await press(pilot, "enter")
         bar = region_text(app, "ActionBar")
-        assert "disabled: needs the operator role; you are a viewer" in bar
+        assert "disabled: needs the operator role; your role is viewer" in bar
         runs = workspace.query("SELECT count(*) FROM runs")[0][0]
         await press(pilot, "t")
         assert workspace.query("SELECT count(*) FROM runs")[0][0] == runs

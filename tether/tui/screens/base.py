@@ -109,7 +109,7 @@ class IntegrationActionsMixin:
         needed = ACTION_ROLES[op]
         role = screen.source.role
         if not role_allows(role, needed):
-            return f"needs the {needed} role; you are a {role}"
+            return f"needs the {needed} role; your role is {role}"
         if screen.monitor.action_running:
             return "another action is running"
         return None

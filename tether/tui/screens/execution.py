@@ -24,6 +24,7 @@ PAGE = 50
 WIDE = 120  # columns from which the error analysis sits beside the items
 ITEM_STATUSES = ("failed", "partial_mapped", "success", "mapped", "skipped", "processing")
 LIVE = ("running", "processing")
+ERROR_WIDTH = 72  # in the table; the item screen shows the whole message
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
             table.add_row(
                 fmt.status_badge(item.get("status"), palette),
                 str(item.get("external_id", "")),
-                Text(fmt.one_line(item.get("error_message"), 200), style=palette.error),
+                Text(fmt.one_line(item.get("error_message"), ERROR_WIDTH), style=palette.error),
                 fmt.local_time(item.get("fetched_at"))[:19],
                 item.get("domain_type", ""),
                 records,

@@ -158,20 +158,21 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
         else:
             why = "disabled" if not row.get("enabled", True) else "paused"
             schedule.append(f"none ({why})\n", style=palette.muted)
-        fire_times = row.get("next_fire_times") or []
-        if fire_times:
-            schedule.append("Next fire times\n")
-            for ts in fire_times[:5]:
-                schedule.append(f"  {fmt.local_time(ts, tz)}  {fmt.relative(ts, now)}\n")
         flags = assess(
             row.get("recent") or [], self.executions[:10], overdue=bool(row.get("overdue"))
         )
         schedule.append("Health       ")
         if flags:
-            for flag in flags:
-                schedule.append(f"⚠ {flag.message}\n             ", style=palette.error)
+            for n, flag in enumerate(flags):
+                schedule.append(" " * 13 if n else "")
+                schedule.append(f"⚠ {flag.message}\n", style=palette.error)
         else:
-            schedule.append("✔ healthy", style=palette.success)
+            schedule.append("✔ healthy\n", style=palette.success)
+        fire_times = row.get("next_fire_times") or []
+        if fire_times:
+            schedule.append("Next fire times\n")
+            for ts in fire_times[:5]:
+                schedule.append(f"  {fmt.local_time(ts, tz)}  {fmt.relative(ts, now)}\n")
         self.query_one("#schedule", Static).update(schedule)
         self.query_one("#actions", ActionBar).show(self)
 
