@@ -110,7 +110,7 @@ def end_to_end(orders: int) -> dict[str, Any]:
         }
 
 
-def writer_only(items: int, page: int = 2_000) -> dict[str, Any]:
+def writer_only(items: int, page: int = 1_000) -> dict[str, Any]:
     """Mapping + page transactions alone (no HTTP): items/s the engine can write."""
     from tether.connectors.base import Page
     from tether.engine.sync import run_sync
@@ -143,7 +143,7 @@ def writer_only(items: int, page: int = 2_000) -> dict[str, Any]:
                         "lines": [
                             {
                                 "external_id": f"L{i}-{n}",
-                                "sku": f"SKU-{(i + n) % 250:05d}",
+                                "sku": f"SKU-{(i + n) % 200:05d}" if i % 50 else "UNMAPPED-001",
                                 "quantity": 1,
                                 "unit_price": 6.25,
                                 "warehouse": None,

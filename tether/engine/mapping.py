@@ -273,7 +273,10 @@ def _number(record: Mapping[str, Any], key: str) -> float | None:
 
 def _timestamp(record: Mapping[str, Any], key: str) -> str | None:
     """A validated ISO-8601 timestamp, as text (DuckDB casts it on insert; naive = UTC)."""
-    value = record.get(key)
+    return _timestamp_value(record.get(key), key)
+
+
+def _timestamp_value(value: Any, key: str) -> str | None:
     if value is None or value == "":
         return None
     if value.__class__ is str:
@@ -308,7 +311,7 @@ def _date(record: Mapping[str, Any], key: str) -> str | None:
 
 
 def _external_id(record: Any) -> str:
-    if not isinstance(record, Mapping):
+    if record.__class__ is not dict and not isinstance(record, Mapping):
         raise InvalidRecord(f"expected an object, got {type(record).__name__}")
     value = record.get("external_id")
     if value is None or value == "":
@@ -349,7 +352,27 @@ def _loaded_status(dry_run: bool) -> str:
     return "mapped" if dry_run else "success"
 
 
-_NUMBER_TYPES = frozenset({float, int})
+_NUMBER_TYPES = frozenset({float, int, type(None)})
+_TEXT_TYPES = frozenset({str, type(None)})
+
+
+def _order_fields(record: Any) -> tuple[Any, ...]:
+    """An order's fields (as in the fast path of ``_map_orders``), checked and converted."""
+    external_id = _external_id(record)
+    raw_lines = record.get("lines") or []
+    if not isinstance(raw_lines, list):
+        raise InvalidRecord("'lines' is not a list")
+    return (
+        external_id,
+        _text(record, "channel"),
+        _timestamp(record, "ordered_at"),
+        _timestamp(record, "updated_at"),
+        _number(record, "total"),
+        raw_lines,
+        _text(record, "order_number"),
+        _text(record, "currency"),
+        _text(record, "financial_status"),
+    )
 
 
 def _line_fields(line: Any) -> tuple[str, str | None, Any, Any, str | None]:
@@ -373,19 +396,52 @@ def _map_orders(
     ok = _loaded_status(dry_run)
     skus, channels, warehouses = mappings.skus, mappings.channels, mappings.warehouses
     numbers = _NUMBER_TYPES
+    texts = _TEXT_TYPES
     for record in records:
+        # Fast path for well-formed records; anything unusual goes through _order_fields.
+        fields: tuple[Any, ...] | None = None
+        if record.__class__ is dict:
+            get = record.get
+            fields = (
+                get("external_id"),
+                get("channel"),
+                get("ordered_at"),
+                get("updated_at"),
+                get("total"),
+                get("lines"),
+                get("order_number"),
+                get("currency"),
+                get("financial_status"),
+            )
+            if not (
+                fields[0].__class__ is str
+                and fields[0] != ""
+                and fields[1].__class__ in texts
+                and fields[2].__class__ is str
+                and fields[3].__class__ is str
+                and fields[4].__class__ in numbers
+                and fields[5].__class__ is list
+                and fields[6].__class__ in texts
+                and fields[7].__class__ in texts
+                and fields[8].__class__ in texts
+            ):
+                fields = None
         try:
-            external_id = _external_id(record)
-            channel_ext = _text(record, "channel")
-            ordered_at = _timestamp(record, "ordered_at")
-            updated_at = _timestamp(record, "updated_at")
-            total = _number(record, "total")
-            raw_lines = record.get("lines") or []
-            if not isinstance(raw_lines, list):
-                raise InvalidRecord("'lines' is not a list")
+            if fields is None:
+                fields = _order_fields(record)
+            else:
+                fields = (
+                    *fields[:2],
+                    _timestamp_value(fields[2], "ordered_at"),
+                    _timestamp_value(fields[3], "updated_at"),
+                    *fields[4:],
+                )
         except InvalidRecord as exc:
             items.append(_invalid_item(record, str(exc)))
             continue
+        external_id: str = fields[0]
+        channel_ext, ordered_at, updated_at, total, raw_lines = fields[1:6]
+        order_number, currency, financial_status = fields[6:]
         channel = channels.get(channel_ext) if channel_ext else None
         if channel is None:
             error = unmapped_channel(channel_ext, external_id)
@@ -401,7 +457,6 @@ def _map_orders(
                 )
             )
             continue
-        order_number = _text(record, "order_number")
         good: list[tuple[Any, ...]] = []
         errors: list[RecordError] = []
         for line in raw_lines:
@@ -416,8 +471,8 @@ def _map_orders(
                     line_id.__class__ is str
                     and line_id != ""
                     and (sku_ext is None or sku_ext.__class__ is str)
-                    and (quantity is None or quantity.__class__ in numbers)
-                    and (unit_price is None or unit_price.__class__ in numbers)
+                    and quantity.__class__ in numbers
+                    and unit_price.__class__ in numbers
                     and (warehouse_ext is None or warehouse_ext.__class__ is str)
                 )
             else:
@@ -460,7 +515,7 @@ def _map_orders(
             orders.keys.append(external_id)
             orders.rows.append(
                 (external_id, order_number, channel, channel_ext, ordered_at, updated_at,
-                 _text(record, "currency"), _text(record, "financial_status"), total, False)
+                 currency, financial_status, total, False)
             )  # fmt: skip
         if errors:
             code, message = summarise(errors)

@@ -116,14 +116,13 @@ class FreshKeys:
         seen: set[str] = set()
         for key in keys:
             h = hash(key)
-            present = True
-            for position in (h & mask, (h >> 22) & mask, (h >> 44 ^ h) & mask):
-                byte, bit = position >> 3, 1 << (position & 7)
-                if not bits[byte] & bit:
-                    present = False
-                    bits[byte] |= bit
-            if present:
+            a, b = h & mask, (h >> 32) & mask
+            byte_a, bit_a, byte_b, bit_b = a >> 3, 1 << (a & 7), b >> 3, 1 << (b & 7)
+            if bits[byte_a] & bit_a and bits[byte_b] & bit_b:
                 seen.add(key)
+            else:
+                bits[byte_a] |= bit_a
+                bits[byte_b] |= bit_b
         return seen
 
 
