@@ -81,12 +81,16 @@ class PermissionDeniedError(TetherError):
 
     def __init__(self, action: str, role: str, needed: str) -> None:
         super().__init__(
-            f"Permission denied: '{action}' needs the {needed} role; you are a {role}.",
+            f"Permission denied: '{action}' needs the {needed} role; you are {_article(role)} {role}.",
             hint="Ask an admin to add your user to [access] in tether.toml.",
         )
         self.action = action
         self.role = role
         self.needed = needed
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 class NotFoundError(TetherError):

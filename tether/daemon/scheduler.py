@@ -27,102 +27,34 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
+
+# The cron math lives in the engine (plan and status use it too); re-exported for the daemon.
+from tether.engine.schedule import (
+    MISSED_COUNT_LIMIT,
+    Schedule,
+    fire_times,
+    last_fire,
+    latest_at_or_before,
+    next_fire,
+    next_fire_times,
+    to_instant,
+)
+
+__all__ = [
+    "MISSED_COUNT_LIMIT",
+    "Schedule",
+    "fire_times",
+    "last_fire",
+    "latest_at_or_before",
+    "next_fire",
+    "next_fire_times",
+    "to_instant",
+]
 
 LATE_GRACE = timedelta(seconds=60)
 """A tick at most this old when the daemon starts is late, not missed: it runs as scheduled."""
 
-MISSED_COUNT_LIMIT = 100
-"""Stop counting missed ticks here (reported as "100+"); counting a year of seconds is pointless."""
-
 CatchUp = Literal["once", "skip"]
-
-
-@dataclass(frozen=True)
-class Schedule:
-    cron: str
-    timezone: str = "UTC"
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)  # ZoneInfo caches instances per key
-
-
-def to_instant(wall: datetime, zone: ZoneInfo) -> datetime:
-    """The UTC instant a naive wall-clock time stands for: first occurrence; gaps → gap end."""
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if first.astimezone(zone).replace(tzinfo=None) == wall:
-        return first  # exists (fold=0 is the first of two occurrences in a repeated hour)
-    # `wall` falls in a gap: fold=1 reads it with the offset after the transition, which
-    # lands before the transition; fold=0 lands after. The transition lies in between.
-    lo = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    hi = first
-    after = hi.astimezone(zone).utcoffset()
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        if mid.astimezone(zone).utcoffset() == after:
-            hi = mid
-        else:
-            lo = mid
-    return hi.replace(microsecond=0)
-
-
-def fire_times(schedule: Schedule, after: datetime) -> Iterator[datetime]:
-    """Successive fire instants (UTC) strictly after ``after``; empty if the cron never fires."""
-    from croniter import CroniterBadDateError, croniter
-
-    zone = schedule.zone
-    wall = after.astimezone(zone).replace(tzinfo=None)
-    it = croniter(schedule.cron, wall, second_at_beginning=True)
-    last = after
-    while True:
-        try:
-            candidate = to_instant(it.get_next(datetime), zone)
-        except CroniterBadDateError:  # e.g. "0 0 0 30 2 *": never
-            return
-        if candidate > last:  # skips repeated wall times and gap duplicates
-            last = candidate
-            yield candidate
-
-
-def next_fire(schedule: Schedule, after: datetime) -> datetime | None:
-    """The first fire instant strictly after ``after`` (UTC), or ``None`` if there is none."""
-    return next(fire_times(schedule, after), None)
-
-
-def next_fire_times(schedule: Schedule, after: datetime, count: int = 5) -> list[datetime]:
-    """The next ``count`` fire instants, in the schedule's own timezone (for display)."""
-    zone = schedule.zone
-    return [t.astimezone(zone) for t in itertools.islice(fire_times(schedule, after), count)]
-
-
-def last_fire(schedule: Schedule, after: datetime, until: datetime) -> tuple[int, datetime | None]:
-    """Ticks in ``(after, until]``: (count up to MISSED_COUNT_LIMIT + 1, the latest one)."""
-    count = 0
-    latest: datetime | None = None
-    for tick in fire_times(schedule, after):
-        if tick > until:
-            return count, latest
-        count += 1
-        latest = tick
-        if count > MISSED_COUNT_LIMIT:
-            break
-    # Too many to count one by one: find the latest tick by walking back from `until`.
-    return count, _latest_at_or_before(schedule, after, until)
-
-
-def _latest_at_or_before(schedule: Schedule, after: datetime, until: datetime) -> datetime | None:
-    window = timedelta(minutes=1)
-    while True:
-        start = max(after, until - window)
-        latest = None
-        for tick in fire_times(schedule, start):
-            if tick > until:
-                break
-            latest = tick
-        if latest is not None or start == after:
-            return latest
-        window *= 8
 
 
 # --- startup: what to do about ticks missed while the daemon was down ----------------------
@@ -195,7 +127,7 @@ def resume(
 
 
 def _previous_tick(schedule: Schedule, anchor: datetime, tick: datetime) -> datetime | None:
-    return _latest_at_or_before(schedule, anchor, tick - timedelta(microseconds=1))
+    return latest_at_or_before(schedule, anchor, tick - timedelta(microseconds=1))
 
 
 def _iso(moment: datetime | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from tether import __version__
 from tether.config.model import MAPPING_FILES, DesiredState, IntegrationConfig
-from tether.engine.schedule import next_fire_times
+from tether.engine.schedule import upcoming
 from tether.state.applied import AppliedState
 
 FORMAT_VERSION = 1
@@ -167,7 +167,7 @@ def _attributes(
 
 @functools.lru_cache(maxsize=1024)
 def _fire_times_for(cron: str, timezone: str, now: datetime | None) -> tuple[str, ...]:
-    times = next_fire_times(cron, timezone, 3, after=now)
+    times = upcoming(cron, timezone, 3, after=now)
     return tuple(t.isoformat() for t in times)
 
 

@@ -10,7 +10,7 @@ from tether.config.workspace import files_digest, load_workspace
 from tether.daemon.ops import Context, operation
 from tether.engine.apply import apply_plan, check_fresh
 from tether.engine.plan import make_plan, mapping_changes
-from tether.engine.schedule import next_fire_times
+from tether.engine.schedule import upcoming
 from tether.engine.services import service_infos
 from tether.errors import NotFoundError, StateError, TetherError
 from tether.state.applied import history_counts, load_applied, mapping_diff, mapping_impact
@@ -172,20 +172,23 @@ def _overdue(
 
 
 STATUS_SQL = """
-SELECT i.id, i.name, i.service, i.enabled, i.paused, i.paused_reason, i.dry_run, i.capabilities,
-       i.cron, i.timezone, i.created_at,
-       l.id, l.run_id, l.started_at, l.finished_at, l.status, l.domain_type,
-       r.recent
-FROM integrations i
-LEFT JOIN (
-    SELECT * FROM executions QUALIFY row_number() OVER (PARTITION BY integration_id ORDER BY id DESC) = 1
-) l ON l.integration_id = i.id
-LEFT JOIN (
+WITH latest AS (  -- the newest execution per integration: an index-friendly max, not a sort
+    SELECT integration_id, max(id) AS id FROM executions GROUP BY 1
+),
+recent AS (  -- the last 10 statuses of each integration, oldest first (sparklines, health)
     SELECT integration_id, list(status ORDER BY id) AS recent FROM (
         SELECT integration_id, id, status FROM executions
         QUALIFY row_number() OVER (PARTITION BY integration_id ORDER BY id DESC) <= 10
     ) GROUP BY 1
-) r ON r.integration_id = i.id
+)
+SELECT i.id, i.name, i.service, i.enabled, i.paused, i.paused_reason, i.dry_run, i.capabilities,
+       i.cron, i.timezone, i.created_at,
+       e.id, e.run_id, e.started_at, e.finished_at, e.status, e.domain_type,
+       r.recent
+FROM integrations i
+LEFT JOIN latest l ON l.integration_id = i.id
+LEFT JOIN executions e ON e.id = l.id
+LEFT JOIN recent r ON r.integration_id = i.id
 {where}
 ORDER BY i.id
 """
@@ -201,7 +204,7 @@ def integration_rows(con: Any, now: datetime, only: str | None = None) -> list[d
         (iid, name, service, enabled, paused, reason, dry_run, caps, cron, tz, created,
          eid, run_id, started, finished, status, domain, recent) = r  # fmt: skip
         active = enabled and not paused
-        next_sync = next_fire_times(cron, tz, 1, after=now)[0] if active else None
+        next_sync = next(iter(upcoming(cron, tz, 1, after=now)), None) if active else None
         result.append(
             {
                 "id": iid,
@@ -291,7 +294,7 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
         credentials_fields=[f.name for f in spec.credential_fields] if spec else [],
         source_path=source,
         next_fire_times=[
-            t.isoformat() for t in next_fire_times(row["cron"], row["timezone"], 5, after=now)
+            t.isoformat() for t in upcoming(row["cron"], row["timezone"], 5, after=now)
         ],
     )
     return row
