@@ -81,42 +81,31 @@ _NUMERIC = {
 }
 
 
-def _executions_table(executions: list[dict[str, Any]]) -> Table:
-    table = _table(
-        "ID",
-        "Integration",
-        "Domain type",
-        "Trigger",
-        "Status",
-        "Dry run",
-        "Started",
-        "Duration",
-        "Records",
-        "Success",
-        "Failed",
-        "Partial",
-        "Mapped",
-        "Skipped",
-        "Error",
-    )
+def _executions_table(executions: list[dict[str, Any]], *, compact: bool = False) -> Table:
+    """Executions as a table; ``compact`` (after a sync or retry) leaves out what the title says."""
+    columns: list[tuple[str, Any]] = [
+        ("ID", lambda e: str(e["id"])),
+        ("Integration", lambda e: e["integration_id"]),
+        ("Domain type", lambda e: e["domain_type"]),
+        ("Trigger", lambda e: e["trigger"] + (" (full)" if e["full_resync"] else "")),
+        ("Status", lambda e: _styled(e["status"])),
+        ("Dry run", lambda e: "[cyan]DRY RUN[/]" if e["dry_run"] else ""),
+        ("Started", lambda e: _when(e["started_at"])),
+        ("Duration", lambda e: _duration(e["duration_s"])),
+        ("Records", lambda e: str(e["records_fetched"])),
+        ("Success", lambda e: str(e["success"])),
+        ("Failed", lambda e: str(e["failed"])),
+        ("Partial", lambda e: str(e["partial_mapped"])),
+        ("Mapped", lambda e: str(e["mapped"])),
+        ("Skipped", lambda e: str(e["skipped"])),
+        ("Error", lambda e: e["error_code"] or ("error" if e["error"] else "")),
+    ]
+    if compact:
+        hidden = {"Integration", "Trigger", "Dry run", "Started", "Skipped"}
+        columns = [c for c in columns if c[0] not in hidden]
+    table = _table(*(name for name, _ in columns))
     for e in executions:
-        table.add_row(
-            str(e["id"]),
-            e["integration_id"],
-            e["domain_type"],
-            e["trigger"] + (" (full)" if e["full_resync"] else ""),
-            _styled(e["status"]),
-            "[cyan]DRY RUN[/]" if e["dry_run"] else "",
-            _when(e["started_at"]),
-            _duration(e["duration_s"]),
-            str(e["records_fetched"]),
-            str(e["success"]),
-            str(e["failed"]),
-            str(e["partial_mapped"]),
-            str(e["mapped"]),
-            str(e["skipped"]),
-            e["error_code"] or ("error" if e["error"] else ""),
-        )
+        table.add_row(*(render(e) for _, render in columns))
     return table
 
 
@@ -259,14 +248,15 @@ def _print_sync(integration: str, result: dict[str, Any]) -> None:
         " [cyan](DRY RUN: nothing saved)[/]" if dry else ""
     )
     out.print(title)
-    out.print(_executions_table(executions))
+    out.print(_executions_table(executions, compact=True))
     _print_execution_errors(executions)
     for e in executions:
         if e["failed"] or e["partial_mapped"]:
+            status = "failed" if e["failed"] else "partial_mapped"
             out.print(
                 f"[yellow]{e['domain_type']}: {e['failed']} failed, {e['partial_mapped']} "
                 f"partially mapped[/] — see `tether errors {e['id']}` and "
-                f"`tether items {e['id']} --status failed`."
+                f"`tether items {e['id']} --status {status}`."
             )
     if result.get("cancelled"):
         out.print("[magenta]Cancelled: committed pages are kept; the next run resumes.[/]")
@@ -503,7 +493,7 @@ def retry(ctx: click.Context, integration: str, as_json: bool) -> None:
         f"Retried {result['items_retried']} item(s) of {integration}: "
         f"{result['items_loaded']} now loaded, {result['still_failed']} still failing."
     )
-    out.print(_executions_table(result["executions"]))
+    out.print(_executions_table(result["executions"], compact=True))
     if result["still_failed"]:
         out.print(f"[dim]See what is left: `tether errors {integration}`.[/]")
 
