@@ -178,3 +178,19 @@ async def test_trigger_sync_from_the_monitor_adds_a_run(
         assert len(app.screen.executions) == before + 2  # type: ignore[attr-defined]
         first = screen_text(app).split("Status")[1].splitlines()[1]
         assert "DRY" in first and "manual" in first
+
+
+def test_tether_monitor_opens_on_the_workspace_state(
+    workspace: WorkspaceBuilder, tether: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace.apply()
+    opened: list[MonitorApp] = []
+    monkeypatch.setattr(MonitorApp, "run", lambda self, *a, **k: opened.append(self))
+    result = tether(
+        "-w", str(workspace.root), "monitor", "--refresh", "2", "--theme", "textual-light"
+    )
+    assert result.exit_code == 0, result.output
+    (app,) = opened
+    assert app.refresh_s == 2 and app.theme == "textual-light"
+    assert app.source.description == f"test · state file {workspace.state_path} · admin"
+    assert "t sync · d dry run" in tether("monitor", "--help").stdout

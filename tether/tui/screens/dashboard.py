@@ -16,6 +16,7 @@ from tether.tui import format as fmt
 from tether.tui.datasource import Row
 from tether.tui.health import HealthFlag, assess, summary
 from tether.tui.screens.base import INTEGRATION_BINDINGS, IntegrationActionsMixin, MonitorScreen
+from tether.tui.widgets.fast_table import FastDataTable
 
 HISTORY_PER_INTEGRATION = 10
 HISTORY_CAP = 2000
@@ -43,7 +44,9 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
         yield Header()
         yield Static("Loading integrations…", id="summary")
         yield Input(placeholder="filter by id, name or service", id="filter", compact=True)
-        table: DataTable[Any] = DataTable(id="integrations", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = FastDataTable(
+            id="integrations", cursor_type="row", zebra_stripes=True
+        )
         yield table
         yield Static("", id="detail")
         yield Footer()

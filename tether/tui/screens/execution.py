@@ -19,6 +19,7 @@ from tether.errors import TetherError
 from tether.tui import format as fmt
 from tether.tui.datasource import Row, execution_by_id
 from tether.tui.screens.base import INTEGRATION_BINDINGS, IntegrationActionsMixin, MonitorScreen
+from tether.tui.widgets.fast_table import FastDataTable
 
 PAGE = 50
 WIDE = 120  # columns from which the error analysis sits beside the items
@@ -93,7 +94,9 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
                     yield Select(
                         [(d, d) for d in domains], prompt="any domain", id="domain", compact=True
                     )
-                table: DataTable[Any] = DataTable(id="items", cursor_type="row", zebra_stripes=True)
+                table: DataTable[Any] = FastDataTable(
+                    id="items", cursor_type="row", zebra_stripes=True
+                )
                 yield table
                 yield Static("", id="items-paging")
             with VerticalScroll(id="analysis-pane"):

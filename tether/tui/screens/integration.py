@@ -18,6 +18,7 @@ from tether.tui.datasource import Row
 from tether.tui.health import assess
 from tether.tui.screens.base import INTEGRATION_BINDINGS, IntegrationActionsMixin, MonitorScreen
 from tether.tui.widgets.action_bar import ActionBar
+from tether.tui.widgets.fast_table import FastDataTable
 
 PAGE = 50
 
@@ -47,7 +48,9 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
             with VerticalScroll(id="schedule-box"):
                 yield Static("", id="schedule")
         yield ActionBar(id="actions")
-        table: DataTable[Any] = DataTable(id="executions", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = FastDataTable(
+            id="executions", cursor_type="row", zebra_stripes=True
+        )
         yield table
         yield Static("", id="paging")
         yield Footer()

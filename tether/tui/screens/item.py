@@ -17,6 +17,7 @@ from tether.errors import TetherError
 from tether.tui import format as fmt
 from tether.tui.datasource import Row
 from tether.tui.screens.base import MonitorScreen
+from tether.tui.widgets.fast_table import FastDataTable
 
 
 class ItemScreen(MonitorScreen):
@@ -37,7 +38,9 @@ class ItemScreen(MonitorScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="item-summary")
-        table: DataTable[Any] = DataTable(id="record-errors", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = FastDataTable(
+            id="record-errors", cursor_type="row", zebra_stripes=True
+        )
         yield table
         with VerticalScroll(id="payload-box"):
             yield Static("Loading…", id="payload")
