@@ -194,3 +194,42 @@ def test_tether_monitor_opens_on_the_workspace_state(
     assert app.refresh_s == 2 and app.theme == "textual-light"
     assert app.source.description == f"test · state file {workspace.state_path} · admin"
     assert "t sync · d dry run" in tether("monitor", "--help").stdout
+
+
+async def test_a_writer_holding_the_state_is_reported_once_and_recovered_from(
+    workspace: WorkspaceBuilder, synced: Any
+) -> None:
+    import subprocess
+    import sys
+
+    app = real_app(workspace)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert "Shopify US" in flat(app)
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from tether.state.db import open_for_write\n"
+                f"with open_for_write(Path({str(workspace.state_path)!r}), 'sync'):\n"
+                "    print('held', flush=True); sys.stdin.read()",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+            app.action_refresh()
+            await settle(pilot)
+            app.action_refresh()
+            await settle(pilot)
+            assert app.sub_title.startswith("⚠ State file")
+            assert "in use by pid" in app.sub_title and "operation 'sync'" in app.sub_title
+            assert toasts(app).count("Could not load") == 1  # said once, not every refresh
+            assert "Shopify US" in flat(app)  # what was shown stays
+        finally:
+            holder.communicate("", timeout=30)
+        app.action_refresh()
+        await settle(pilot)
+        assert app.sub_title == "test state"

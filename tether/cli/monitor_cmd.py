@@ -19,9 +19,8 @@ import click
     default=None,
     help="Textual theme, e.g. textual-light for light terminals (ctrl+p → Theme to switch).",
 )
-@click.option("--local", is_flag=True, help="Read the state file directly even if a daemon runs.")
 @click.pass_context
-def monitor(ctx: click.Context, refresh_s: float, theme: str | None, local: bool) -> None:
+def monitor(ctx: click.Context, refresh_s: float, theme: str | None) -> None:
     """Open the terminal monitor: integrations, executions, items, error analysis, actions.
 
     \b
@@ -34,7 +33,7 @@ def monitor(ctx: click.Context, refresh_s: float, theme: str | None, local: bool
     from tether.tui.datasource import BackendSource
 
     ws = workspace(ctx)
-    backend = connect(ws, local=local)
+    backend = connect(ws)
     where = f"daemon at {ws.socket_path}" if backend.via_daemon else f"state file {ws.state_path}"
     role = getattr(backend, "role", None)
     description = f"{ws.settings.project.name} · {where}" + (f" · {role}" if role else "")

@@ -55,6 +55,7 @@ class MonitorApp(App[None]):
         self.action_running = False
         self.progress_text = ""
         self.first_paint_at: float | None = None
+        self.problem: str | None = None
         if theme:
             self.theme = theme
 
@@ -76,6 +77,19 @@ class MonitorApp(App[None]):
             accent=theme.accent or theme.primary or "blue",
             muted="grey50" if theme.dark else "grey42",
         )
+
+    def show_problem(self, message: str) -> None:
+        """A failed read: once as a notification, then kept in the header until a read works
+        (live refresh would otherwise repeat it every few seconds, e.g. while a lock is held)."""
+        if message != self.problem:
+            self.notify(message, title="Could not load", severity="error", timeout=6)
+        self.problem = message
+        self.sub_title = "⚠ " + message.splitlines()[0]
+
+    def clear_problem(self) -> None:
+        if self.problem is not None:
+            self.problem = None
+            self.sub_title = self.progress_text or self.source.description
 
     # -- actions -------------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -69,7 +69,7 @@ class MonitorScreen(Screen[None]):
         retries.
         """
         try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            result = await asyncio.to_thread(fn, *args, **kwargs)
         except TetherError:
             raise
         except Exception as exc:  # a monitor must survive a bad read
@@ -77,13 +77,15 @@ class MonitorScreen(Screen[None]):
                 f"Reading the state failed: {type(exc).__name__}: {exc}",
                 hint="The monitor retries on the next refresh (f5).",
             ) from exc
+        self.monitor.clear_problem()
+        return result
 
     def refresh_data(self) -> None:
         """Reload what the screen shows (live refresh); screens override."""
 
     def report_problem(self, exc: TetherError) -> None:
         """Show a load failure without losing what is on screen (next refresh retries)."""
-        self.notify(exc.render(), title="Could not load", severity="error", timeout=6)
+        self.monitor.show_problem(exc.render())
 
 
 class IntegrationActionsMixin:
