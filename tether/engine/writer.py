@@ -116,13 +116,17 @@ class FreshKeys:
         seen: set[str] = set()
         for key in keys:
             h = hash(key)
-            a, b = h & mask, (h >> 32) & mask
-            byte_a, bit_a, byte_b, bit_b = a >> 3, 1 << (a & 7), b >> 3, 1 << (b & 7)
-            if bits[byte_a] & bit_a and bits[byte_b] & bit_b:
+            a, b, c = h & mask, (h >> 21) & mask, (h >> 42 ^ h) & mask
+            if (
+                bits[a >> 3] & (1 << (a & 7))
+                and bits[b >> 3] & (1 << (b & 7))
+                and bits[c >> 3] & (1 << (c & 7))
+            ):
                 seen.add(key)
             else:
-                bits[byte_a] |= bit_a
-                bits[byte_b] |= bit_b
+                bits[a >> 3] |= 1 << (a & 7)
+                bits[b >> 3] |= 1 << (b & 7)
+                bits[c >> 3] |= 1 << (c & 7)
         return seen
 
 
