@@ -269,10 +269,12 @@ def main() -> None:
                     f"p95 {figures['p95_ms']:.1f} ms, next page p95 "
                     f"{figures['next_page_p95_ms']:.1f} ms"
                 )
-    render = time_render()
-    print(
-        f"  render of a 50-row page: p50 {render['p50_ms']:.1f} ms, p95 {render['p95_ms']:.1f} ms"
-    )
+    for size in ((80, 24), (160, 48)):
+        render = time_render(size)
+        print(
+            f"  render of a 50-row page at {size[0]}x{size[1]}: "
+            f"p50 {render['p50_ms']:.1f} ms, p95 {render['p95_ms']:.1f} ms"
+        )
     fake = time_first_paint()
     print(f"monitor: first dashboard paint, 1,000 integrations (fake source): {fake:.2f} s")
     real = time_first_paint_real()

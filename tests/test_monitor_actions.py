@@ -152,3 +152,36 @@ async def test_dashboard_filter_and_needs_attention() -> None:
         text = flat(app)
         assert "Brewman UK" in text and "Shopify US" not in text
         assert "paused: supplier migration" in text
+
+
+async def test_command_palette_runs_actions_and_explains_disabled_ones() -> None:
+    source = demo_source(role="operator")
+    app = make_app(source)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        titles = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        for title in (
+            "Trigger sync",
+            "Dry-run sync",
+            "Retry failed items",
+            "Pause / resume schedule",
+        ):
+            assert title in titles
+        assert (
+            titles["Reset sync state (disabled)"]
+            == "R · needs the admin role; your role is operator"
+        )
+        await press(pilot, "ctrl+p")
+        for char in "Dry-run sync":
+            await pilot.press(char)
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert ("sync", {"integration": "shopify_us", "dry_run": True}) in source.calls
+        await press(pilot, "ctrl+p")
+        for char in "Reset sync":
+            await pilot.press(char)
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert "Reset sync state is disabled: needs the admin role" in toasts(app)
+        assert not [c for c in source.calls if c[0] == "reset"]
