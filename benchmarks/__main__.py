@@ -24,6 +24,7 @@ def main() -> int:
         print(f"\n=== {module} ===", flush=True)
         started = time.perf_counter()
         try:
+            sys.argv = [module]  # each bench parses its own flags; run them with defaults
             importlib.import_module(f"benchmarks.{module}").main()
         except Exception:
             failed += 1
