@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from monitor_support import flat, make_app, press, screen_text, settle, toasts
+from monitor_support import flat, make_app, press, region_text, screen_text, settle, toasts
 
 from tether.errors import PermissionDeniedError
 from tether.tui.fake import demo_source
@@ -185,3 +185,18 @@ async def test_command_palette_runs_actions_and_explains_disabled_ones() -> None
         await press(pilot, "enter")
         assert "Reset sync state is disabled: needs the admin role" in toasts(app)
         assert not [c for c in source.calls if c[0] == "reset"]
+
+
+async def test_dashboard_live_refresh_updates_cells_and_keeps_the_cursor() -> None:
+    source = demo_source()
+    app = make_app(source)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(pilot)
+        await press(pilot, "down", "down")
+        assert "trackstar_wh ·" in region_text(app, "#detail")
+        source.integrations[0]["paused"] = True
+        source.integrations[0]["paused_reason"] = "from the CLI"
+        app.action_refresh()
+        await settle(pilot)
+        assert "Shopify US paused" in flat(app)
+        assert "trackstar_wh ·" in region_text(app, "#detail")  # still on the same row

@@ -3,6 +3,7 @@ and health flags (seed 000, diagnostic step 1)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -123,36 +124,23 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
 
         table = self.query_one("#integrations", DataTable)
         keep = self.highlighted_id()
-        table.clear()
         now, palette = self.now(), self.palette
         rows = self.visible_rows()
-        for row in rows:
-            ident = str(row["id"])
-            flags = self.flags.get(ident, [])
-            last = row.get("last_sync") or {}
-            last_cell = fmt.status_badge(last.get("status"), palette) if last else Text("never")
-            if last:
-                last_cell.append(f" {fmt.relative(last.get('started_at'), now)}")
-            next_cell = (
-                Text(fmt.relative(row.get("next_sync"), now))
-                if row.get("next_sync")
-                else Text("—", style=palette.muted)
-            )
-            health = Text(
-                ("⚠ " if flags else "✔ ") + summary(flags),
-                style=palette.error if flags else palette.success,
-            )
-            table.add_row(
-                Text(str(row.get("name") or ident)),
-                fmt.state_badge(row, palette),
-                health,
-                last_cell,
-                next_cell,
-                fmt.sparkline(list(row.get("recent") or []), palette),
-                row.get("service", ""),
-                ", ".join(row.get("capabilities") or []),
-                key=ident,
-            )
+        cells = {str(row["id"]): self.cells(row, now, palette) for row in rows}
+        if list(cells) == [str(k.value) for k in table.rows]:
+            # Same integrations in the same order (a live refresh): touch changed cells only,
+            # so a refresh of 1,000 integrations does not rebuild the table.
+            for ident, new in cells.items():
+                old = table.get_row(ident)
+                for column, (before, after) in zip(
+                    table.columns, zip(old, new, strict=True), strict=True
+                ):
+                    if not _same(before, after):
+                        table.update_cell(ident, column, after)
+        else:
+            table.clear()
+            for ident, new in cells.items():
+                table.add_row(*new, key=ident)
         if keep is not None:
             for index, row in enumerate(rows):
                 if str(row["id"]) == keep:
@@ -172,7 +160,34 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
             else Text("No integrations applied yet: run `tether plan` and `tether apply`.")
         )
         self.show_detail()
-        mark_first_paint(self.monitor)
+        self.call_after_refresh(mark_first_paint, self.monitor)
+
+    def cells(self, row: Row, now: datetime, palette: fmt.Palette) -> list[Any]:
+        ident = str(row["id"])
+        flags = self.flags.get(ident, [])
+        last = row.get("last_sync") or {}
+        last_cell = fmt.status_badge(last.get("status"), palette) if last else Text("never")
+        if last:
+            last_cell.append(f" {fmt.relative(last.get('started_at'), now)}")
+        next_cell = (
+            Text(fmt.relative(row.get("next_sync"), now))
+            if row.get("next_sync")
+            else Text("—", style=palette.muted)
+        )
+        health = Text(
+            ("⚠ " if flags else "✔ ") + summary(flags),
+            style=palette.error if flags else palette.success,
+        )
+        return [
+            Text(str(row.get("name") or ident)),
+            fmt.state_badge(row, palette),
+            health,
+            last_cell,
+            next_cell,
+            fmt.sparkline(list(row.get("recent") or []), palette),
+            Text(str(row.get("service", ""))),
+            Text(", ".join(row.get("capabilities") or [])),
+        ]
 
     def highlighted(self) -> Row | None:
         table = self.query_one("#integrations", DataTable)
@@ -251,3 +266,13 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
 
     def after_action(self) -> None:
         self.refresh_data()
+
+
+def _same(before: Any, after: Any) -> bool:
+    if isinstance(before, Text) and isinstance(after, Text):
+        return (
+            before.plain == after.plain
+            and before.spans == after.spans
+            and (before.style == after.style)
+        )
+    return bool(before == after)
