@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -81,8 +82,27 @@ def _sandbox(orders: int, token: str) -> Iterator[str]:
         proc.wait()
 
 
-def end_to_end(orders: int) -> dict[str, Any]:
-    """One full sync of ``orders`` sandbox orders (bulk operation) into a fresh state file."""
+def connector_only(url: str, token: str) -> dict[str, Any]:
+    """The same bulk full sync through the connector alone (pages fetched, then dropped)."""
+    from tether.connectors.shopify import ShopifyConnector, ShopifySettings
+
+    settings = ShopifySettings(base_url=url, history_days=3650)
+    connector = ShopifyConnector(
+        settings, {"store_url": "bench.myshopify.com", "access_token": token}
+    )
+    started, cpu = time.perf_counter(), time.process_time()
+    fetched = sum(len(page.records) for page in connector.fetch("sales_orders", None))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    connector.close()
+    return {"fetched": fetched, "seconds": elapsed, "cpu_s": cpu}
+
+
+def end_to_end(orders: int, *, compare: bool = False) -> dict[str, Any]:
+    """One full sync of ``orders`` sandbox orders (bulk operation) into a fresh state file.
+
+    ``compare`` also runs the connector alone against the same sandbox, right after, so the
+    engine's share can be read as a ratio measured under the same machine load.
+    """
     from tether.engine.sync import run_sync
     from tether.state.db import open_for_write
 
@@ -90,9 +110,9 @@ def end_to_end(orders: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, _sandbox(orders, token) as url:
         workspace = _workspace(Path(tmp), url, token)
         with open_for_write(workspace.state_path, "sync") as con:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = run_sync(con, workspace, "shop", trigger="manual")
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             row = con.execute(
                 "SELECT records_fetched, success, failed, partial_mapped FROM executions"
             ).fetchone()
@@ -103,10 +123,12 @@ def end_to_end(orders: int) -> dict[str, Any]:
             "fetched": row[0],
             "status": result.statuses,
             "seconds": elapsed,
+            "cpu_s": cpu,
             "orders_per_s": row[0] / elapsed,
             "items": row[1] + row[2] + row[3],
             "lines": lines[0],
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "connector": connector_only(url, token) if compare else None,
         }
 
 
@@ -201,17 +223,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rss", action="store_true", help="also compare RSS at 100k vs 1M")
     args = parser.parse_args(argv if argv is not None else [])
 
-    e2e = end_to_end(args.orders)
+    e2e = end_to_end(args.orders, compare=True)
     verdict = "ok" if e2e["orders_per_s"] >= BAR_ORDERS_PER_S else "BELOW BAR"
     print(
         f"sync  Shopify sandbox → DuckDB: {e2e['fetched']:,} orders ({e2e['lines']:,} lines) in "
-        f"{e2e['seconds']:.2f}s = {e2e['orders_per_s']:,.0f} orders/s "
+        f"{e2e['seconds']:.2f}s ({e2e['cpu_s']:.2f} CPU-s) = {e2e['orders_per_s']:,.0f} orders/s "
         f"[bar ≥ {BAR_ORDERS_PER_S:,}: {verdict}; dlt ≈ 1.8k, lean ≈ 34k, bare client ≈ 180k]"
+    )
+    alone = e2e["connector"]
+    print(
+        f"sync  same sandbox, connector alone: {alone['seconds']:.2f}s ({alone['cpu_s']:.2f} CPU-s)"
+        f" = {alone['fetched'] / alone['seconds']:,.0f} orders/s; the engine takes "
+        f"{e2e['seconds'] / alone['seconds']:.2f}x the connector's time, "
+        f"{e2e['cpu_s'] / alone['cpu_s']:.2f}x its CPU; load average {os.getloadavg()[0]:.1f}"
     )
     written = writer_only(args.orders)
     print(
         f"sync  mapping + page transactions only: {written['items']:,} items in "
-        f"{written['seconds']:.2f}s = {written['items_per_s']:,.0f} items/s"
+        f"{written['seconds']:.2f}s ({written['cpu_s']:.2f} CPU-s) = "
+        f"{written['items_per_s']:,.0f} items/s"
     )
     if args.rss:
         small = _rss_in_subprocess(100_000)
