@@ -259,6 +259,7 @@ def run_sync(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     connector_factory: ConnectorFactory | None = None,
+    run_id: int | None = None,
 ) -> RunResult:
     """Run one sync of ``integration_id``: one run, one execution per capability.
 
@@ -267,6 +268,8 @@ def run_sync(
     uses the integration's setting. ``full`` ignores the committed cursors (a full re-sync).
     ``progress`` receives dict events (``execution_started``, ``page``, ``execution_finished``).
     ``connector_factory`` maps a service name to its connector class (default: the registry).
+    ``run_id`` is a run already recorded in ``runs`` (the daemon claims due ticks in bulk, so
+    the tick's uniqueness was checked then); only its audit row is written here.
     """
     if trigger not in TRIGGERS:
         raise ValueError(f"unknown trigger {trigger!r}")
@@ -290,12 +293,11 @@ def run_sync(
         )
     mappings = load_mappings(con, integration.id)
     writer = SyncWriter(con, integration.id)
-    run_id = writer.start_run(
-        trigger,
-        scheduled_for,
-        actor,
-        {"trigger": trigger, "capabilities": chosen, "dry_run": dry, "full": full},
-    )
+    audit = {"trigger": trigger, "capabilities": chosen, "dry_run": dry, "full": full}
+    if run_id is None:
+        run_id = writer.start_run(trigger, scheduled_for, actor, audit)
+    else:
+        writer.audit(actor, "retry" if trigger == "retry" else "sync", {"run_id": run_id, **audit})
     result = RunResult(run_id)
     emit = progress or (lambda event: None)
     try:
