@@ -443,7 +443,7 @@ class ShopifyConnector:
 
     def _await_bulk(self, operation: str) -> str | None:
         deadline = time.monotonic() + self.settings.bulk_timeout_s
-        delay = 0.05
+        waited = 0.0
         while True:
             node = self._graphql(BULK_POLL, {"id": operation}, 1).get("node") or {}
             status = node.get("status")
@@ -461,8 +461,12 @@ class ShopifyConnector:
                     f"{self.settings.bulk_timeout_s:.0f}s.",
                     hint="The next sync waits for it; raise settings.bulk_timeout_s for big stores.",
                 )
+            # Poll again after a quarter of the time waited so far (50 ms to 5 s): the result is
+            # picked up at most ~25% after it is ready. Doubling the delay instead wasted up to
+            # as long as the operation itself (0.8 s of a 0.8 s bulk export, measured).
+            delay = min(max(0.05, waited / 4), 5.0)
             self.policy.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            waited += delay
 
     def _read_bulk(self, url: str) -> Iterator[Page]:
         """Stream the JSONL: an order line, then its line items (``__parentId``) after it."""
