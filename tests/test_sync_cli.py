@@ -366,3 +366,44 @@ def test_a_scheduled_tick_runs_once_and_cancel_stops_after_the_page(shop: Shop) 
     assert shop.q("SELECT count(*) FROM sync_items") == [(5,)]
     assert shop.q("SELECT status, trigger FROM executions") == [("cancelled", "scheduled")]
     assert shop.q("SELECT count(*) FROM runs") == [(1,)]
+
+
+def test_items_page_and_count_agree_on_a_large_execution(
+    workspace: Any, tether: Callable[..., Any]
+) -> None:
+    """Windowed keyset pages return every match exactly once; the count is capped past 10,000."""
+    import json
+
+    from tether.state.db import open_for_write
+
+    workspace.integration("shop", "shopify", ["sales_orders"],
+                          credentials={"store_url": "a.myshopify.com", "access_token": "t"})  # fmt: skip
+    workspace.apply()
+    with open_for_write(workspace.state_path, "test") as con:
+        con.execute("INSERT INTO runs (id, integration_id, trigger) VALUES (1, 'shop', 'manual')")
+        con.execute(
+            "INSERT INTO executions (id, run_id, integration_id, domain_type, trigger, status, "
+            "started_at) VALUES (1, 1, 'shop', 'sales_orders', 'manual', 'partial', now())"
+        )
+        con.execute(
+            "INSERT INTO sync_items (id, execution_id, integration_id, domain_type, external_id, "
+            "status, error_message, fetched_at) SELECT range + 1, 1, 'shop', 'sales_orders', "
+            "'Order/' || range, CASE WHEN range % 1000 = 3 THEN 'failed' ELSE 'success' END, "
+            "CASE WHEN range % 1000 = 3 THEN 'Unmapped SKU ''X''' END, now() FROM range(300000)"
+        )
+    root = str(workspace.root)
+    seen: list[int] = []
+    after: list[str] = []
+    while True:
+        page = json.loads(
+            tether("-w", root, "items", "1", "--status", "failed", "--search", "unmapped sku",
+                   "--limit", "40", *after, "--json").stdout
+        )  # fmt: skip
+        seen += [i["id"] for i in page["items"]]
+        assert page["total"] == 300 and page["total_capped"] is False
+        if page["next_after_id"] is None:
+            break
+        after = ["--after", str(page["next_after_id"])]
+    assert seen == [n + 1 for n in range(300_000) if n % 1000 == 3]
+    everything = json.loads(tether("-w", root, "items", "1", "--limit", "5", "--json").stdout)
+    assert everything["total"] == 10_000 and everything["total_capped"] is True

@@ -360,7 +360,8 @@ def items(
     out.print(table)
     shown = len(result["items"])
     more = f"; next page: --after {result['next_after_id']}" if result["next_after_id"] else ""
-    out.print(f"[dim]{shown} of {result['total']} matching item(s){more}[/]")
+    total = f"{result['total']:,}" + ("+" if result.get("total_capped") else "")
+    out.print(f"[dim]{shown} of {total} matching item(s){more}[/]")
 
 
 def _print_item(detail: dict[str, Any]) -> None:

@@ -174,10 +174,36 @@ def items(
     domain_type: str | None = None,
     after_id: int | None = None,
     limit: int = 50,
+    count: bool = True,
 ) -> dict[str, Any]:
-    """One page of an execution's items, filtered; ``total`` counts every match."""
+    """One page of an execution's items, filtered; ``total`` counts every match (up to
+    ``COUNT_CAP``). ``count=False`` skips counting when the page alone cannot tell (``total`` is
+    then ``None``): the monitor updates its table first and asks ``items_count`` after."""
     execution(con, execution_id)  # unknown id → NotFoundError
     assert con is not None
+    condition, params = _filters(execution_id, status, search, domain_type)
+    limit = max(1, min(int(limit), 10_000))
+    rows = _page(con, execution_id, condition, params, after_id, limit + 1)
+    found = [_item(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    total: int | None
+    if not more and after_id is None:
+        total, capped = len(found), False  # the page scan saw every match: no second scan
+    elif count:
+        total, capped = _count(con, condition, params)
+    else:
+        total, capped = None, False
+    return {
+        "items": found,
+        "next_after_id": found[-1]["id"] if more else None,
+        "total": total,
+        "total_capped": capped,
+    }
+
+
+def _filters(
+    execution_id: int, status: str | None, search: str | None, domain_type: str | None
+) -> tuple[str, list[Any]]:
     if status is not None and status not in ITEM_STATUSES:
         raise NotFoundError(
             f"Unknown item status '{status}'.", hint=f"Statuses: {', '.join(ITEM_STATUSES)}."
@@ -195,38 +221,83 @@ def items(
         condition, needle = _search(search)
         where.append(condition)
         params.extend([needle, needle])
-    condition = " AND ".join(where)
-    limit = max(1, min(int(limit), 10_000))
-    page_params = [*params]
-    keyset = condition
-    if after_id is not None:
-        keyset += " AND id > ?"
-        page_params.append(after_id)
-    rows = con.execute(
-        f"SELECT {', '.join(ITEM_COLUMNS)} FROM sync_items WHERE {keyset} ORDER BY id LIMIT ?",
-        [*page_params, limit + 1],
-    ).fetchall()
-    total_row = con.execute(f"SELECT count(*) FROM sync_items WHERE {condition}", params).fetchone()
-    found = [_item(r) for r in rows[:limit]]
-    return {
-        "items": found,
-        "next_after_id": found[-1]["id"] if len(rows) > limit else None,
-        "total": int(total_row[0]) if total_row else 0,
-    }
+    return " AND ".join(where), params
+
+
+COUNT_CAP = 10_000
+"""Counting stops here ("10,000+"): a streaming LIMIT ends the scan early when matches are
+dense, which is when the exact figure matters least."""
+
+FIRST_WINDOW = 65_536
+
+
+def _page(
+    con: duckdb.DuckDBPyConnection,
+    execution_id: int,
+    condition: str,
+    params: list[Any],
+    after_id: int | None,
+    want: int,
+) -> list[tuple[Any, ...]]:
+    """The next ``want`` matches after ``after_id``, scanning id windows that grow 4× each time.
+
+    An execution's items have increasing ids, so a window is a range of row groups that DuckDB's
+    zone maps pick out: dense matches are found in the first small window instead of a
+    top-N over every match of a multi-million-item execution.
+    """
+    bounds = con.execute(
+        "SELECT min(id), max(id) FROM sync_items WHERE execution_id = ?", [execution_id]
+    ).fetchone()
+    if bounds is None or bounds[0] is None:
+        return []
+    start = max(after_id if after_id is not None else bounds[0] - 1, bounds[0] - 1)
+    width = FIRST_WINDOW
+    rows: list[tuple[Any, ...]] = []
+    sql = (
+        f"SELECT {', '.join(ITEM_COLUMNS)} FROM sync_items "
+        f"WHERE {condition} AND id > ? AND id <= ? ORDER BY id LIMIT ?"
+    )
+    while start < bounds[1] and len(rows) < want:
+        rows += con.execute(sql, [*params, start, start + width, want - len(rows)]).fetchall()
+        start += width
+        width *= 4
+    return rows
+
+
+def items_count(
+    con: duckdb.DuckDBPyConnection | None,
+    execution_id: int,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    domain_type: str | None = None,
+) -> dict[str, Any]:
+    """How many items match the filters (exact up to ``COUNT_CAP``)."""
+    execution(con, execution_id)
+    assert con is not None
+    condition, params = _filters(execution_id, status, search, domain_type)
+    total, capped = _count(con, condition, params)
+    return {"total": total, "total_capped": capped}
+
+
+def _count(con: duckdb.DuckDBPyConnection, condition: str, params: list[Any]) -> tuple[int, bool]:
+    row = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM sync_items WHERE {condition} LIMIT ?)",
+        [*params, COUNT_CAP + 1],
+    ).fetchone()
+    count = int(row[0]) if row else 0
+    return min(count, COUNT_CAP), count > COUNT_CAP
 
 
 def _search(text: str) -> tuple[str, str]:
     """Case-insensitive substring match on external_id or error_message, as (SQL, parameter).
 
-    Searching scans the execution's items; plain ``contains`` is the fastest scan, and it is
-    already case-insensitive for text without letters (order numbers, numeric ids).
+    ``contains(lower(…))`` measured 2–3× faster than ILIKE on millions of external ids, and
+    needs no wildcard escaping.
     """
-    if text.lower() == text.upper():
-        return "(contains(external_id, ?) OR contains(error_message, ?))", text
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return (
-        "(external_id ILIKE ? ESCAPE '\\' OR error_message ILIKE ? ESCAPE '\\')",
-        f"%{escaped}%",
+        "(contains(lower(external_id), ?) OR contains(lower(error_message), ?))",
+        text.lower(),
     )
 
 

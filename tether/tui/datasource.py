@@ -72,6 +72,17 @@ class MonitorSource(Protocol):
         domain_type: str | None = None,
         after_id: int | None = None,
         limit: int = 50,
+    ) -> Row:
+        """A page; ``total`` may be ``None`` when counting needs a scan (see ``items_count``)."""
+        ...
+
+    def items_count(
+        self,
+        execution_id: int,
+        *,
+        status: str | None = None,
+        search: str | None = None,
+        domain_type: str | None = None,
     ) -> Row: ...
 
     def item(self, execution_id: int, item_id: int) -> Row: ...
@@ -149,7 +160,8 @@ class BackendSource:
         after_id: int | None = None,
         limit: int = 50,
     ) -> Row:
-        params: dict[str, Any] = {"execution_id": execution_id, "limit": limit}
+        # The table updates first; a count that needs its own scan comes after (items_count).
+        params: dict[str, Any] = {"execution_id": execution_id, "limit": limit, "count": False}
         for key, value in (
             ("status", status),
             ("search", search),
@@ -159,6 +171,21 @@ class BackendSource:
             if value not in (None, ""):
                 params[key] = value
         result: Row = self._call("items", **params)
+        return result
+
+    def items_count(
+        self,
+        execution_id: int,
+        *,
+        status: str | None = None,
+        search: str | None = None,
+        domain_type: str | None = None,
+    ) -> Row:
+        params: dict[str, Any] = {"execution_id": execution_id}
+        for key, value in (("status", status), ("search", search), ("domain_type", domain_type)):
+            if value not in (None, ""):
+                params[key] = value
+        result: Row = self._call("items_count", **params)
         return result
 
     def item(self, execution_id: int, item_id: int) -> Row:

@@ -118,6 +118,19 @@ class FakeSource:
             "total": total,
         }
 
+    def items_count(
+        self,
+        execution_id: int,
+        *,
+        status: str | None = None,
+        search: str | None = None,
+        domain_type: str | None = None,
+    ) -> Row:
+        page = self.items(
+            execution_id, status=status, search=search, domain_type=domain_type, limit=10**9
+        )
+        return {"total": page["total"], "total_capped": False}
+
     def item(self, execution_id: int, item_id: int) -> Row:
         self.calls.append(("item", {"execution_id": execution_id, "item_id": item_id}))
         for row in self.items_.get(execution_id, []):

@@ -35,6 +35,7 @@ def items(
     domain_type: str | None = None,
     after_id: int | None = None,
     limit: int = 50,
+    count: bool = True,
 ) -> dict[str, Any]:
     """One keyset page of an execution's sync items."""
     from tether.state import queries
@@ -48,6 +49,24 @@ def items(
             domain_type=domain_type,
             after_id=after_id,
             limit=limit,
+            count=count,
+        )
+
+
+@operation("items_count", "viewer")
+def items_count(
+    ctx: Context,
+    execution_id: int,
+    status: str | None = None,
+    search: str | None = None,
+    domain_type: str | None = None,
+) -> dict[str, Any]:
+    """How many of an execution's sync items match the filters."""
+    from tether.state import queries
+
+    with ctx.state.read() as con:
+        return queries.items_count(
+            con, int(execution_id), status=status, search=search, domain_type=domain_type
         )
 
 

@@ -63,7 +63,8 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
         self.pages: list[int | None] = [None]  # after_id of each page seen, for going back
         self.items: list[Row] = []
         self.next_after_id: int | None = None
-        self.total = 0
+        self.total: int | None = 0
+        self.total_capped = False
         self.analysis: Row | None = None
         self._search_timer: Timer | None = None
         self.analysis_open = False
@@ -176,7 +177,32 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
             return
         self.items = list(page.get("items", []))
         self.next_after_id = page.get("next_after_id")
-        self.total = int(page.get("total") or 0)
+        total = page.get("total")
+        self.total = None if total is None else int(total)
+        self.total_capped = bool(page.get("total_capped"))
+        self.show_items()
+        if self.total is None:
+            self.load_count()
+
+    @work(exclusive=True, group="count")
+    async def load_count(self) -> None:
+        """The number of matches, after the table: counting can scan millions of items."""
+        query = self.query_state
+        try:
+            counted = await self.fetch(
+                self.source.items_count,
+                self.execution_id,
+                status=query.status,
+                search=query.search,
+                domain_type=query.domain_type,
+            )
+        except TetherError as exc:
+            self.report_problem(exc)
+            return
+        if query != self.query_state:
+            return  # the filters changed meanwhile; that change asked for its own count
+        self.total = int(counted.get("total") or 0)
+        self.total_capped = bool(counted.get("total_capped"))
         self.show_items()
 
     @work(exclusive=True, group="analysis")
@@ -251,7 +277,12 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
         ]
         described = ", ".join(f for f in filters if f)
         if self.items:
-            text = f"Items {start + 1:,}–{start + len(self.items):,} of {self.total:,}"
+            of = (
+                "…"
+                if self.total is None
+                else f"{self.total:,}" + ("+" if self.total_capped else "")
+            )
+            text = f"Items {start + 1:,}–{start + len(self.items):,} of {of}"
         else:
             text = "No items match" if described else "No items recorded"
         if described:
