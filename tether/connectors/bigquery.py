@@ -27,10 +27,10 @@ from tether.connectors.base import (
     Page,
     ServiceSettings,
     ServiceSpec,
-    capabilities,
 )
 from tether.connectors.http import check_base_url
 from tether.connectors.warehouse import (
+    WAREHOUSE_CAPABILITIES,
     WarehouseQuery,
     WarehouseSettings,
     check_columns,
@@ -98,17 +98,7 @@ class BigQueryConnector:
         name="bigquery",
         display_name="BigQuery",
         description="Google Cloud data warehouse for sales history and other data",
-        capabilities=capabilities(
-            "sales_history",
-            "sales_orders",
-            "pending_sales",
-            "warehouse_inventory",
-            "products",
-            "channels",
-            "pricing",
-            "forecast_versions",
-            "sales_forecast",
-        ),
+        capabilities=WAREHOUSE_CAPABILITIES,
         credential_fields=(
             CredentialField(
                 "project_id",

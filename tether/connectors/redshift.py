@@ -29,9 +29,9 @@ from tether.connectors.base import (
     Page,
     ServiceSettings,
     ServiceSpec,
-    capabilities,
 )
 from tether.connectors.warehouse import (
+    WAREHOUSE_CAPABILITIES,
     WarehouseQuery,
     WarehouseSettings,
     check_columns,
@@ -95,17 +95,7 @@ class RedshiftConnector:
         name="redshift",
         display_name="Redshift",
         description="AWS data warehouse for sales history and other data",
-        capabilities=capabilities(
-            "sales_history",
-            "sales_orders",
-            "pending_sales",
-            "warehouse_inventory",
-            "products",
-            "channels",
-            "pricing",
-            "forecast_versions",
-            "sales_forecast",
-        ),
+        capabilities=WAREHOUSE_CAPABILITIES,
         credential_fields=(
             CredentialField(
                 "host",

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tether.connectors.base import ServiceSettings
+from tether.connectors.base import ServiceSettings, capabilities
 from tether.errors import DataError
 
 REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
@@ -42,6 +42,10 @@ REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
         "version": "text", "date": "date", "sku": "text", "channel": "text", "quantity": "number",
     },
 }  # fmt: skip
+
+
+WAREHOUSE_CAPABILITIES = capabilities(*REQUIRED_COLUMNS)
+"""A warehouse offers every capability: each is just a query the user writes."""
 
 
 class WarehouseQuery(BaseModel):

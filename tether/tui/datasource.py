@@ -161,16 +161,10 @@ class BackendSource:
         limit: int = 50,
     ) -> Row:
         # The table updates first; a count that needs its own scan comes after (items_count).
-        params: dict[str, Any] = {"execution_id": execution_id, "limit": limit, "count": False}
-        for key, value in (
-            ("status", status),
-            ("search", search),
-            ("domain_type", domain_type),
-            ("after_id", after_id),
-        ):
-            if value not in (None, ""):
-                params[key] = value
-        result: Row = self._call("items", **params)
+        filters = _given(status=status, search=search, domain_type=domain_type, after_id=after_id)
+        result: Row = self._call(
+            "items", execution_id=execution_id, limit=limit, count=False, **filters
+        )
         return result
 
     def items_count(
@@ -181,11 +175,8 @@ class BackendSource:
         search: str | None = None,
         domain_type: str | None = None,
     ) -> Row:
-        params: dict[str, Any] = {"execution_id": execution_id}
-        for key, value in (("status", status), ("search", search), ("domain_type", domain_type)):
-            if value not in (None, ""):
-                params[key] = value
-        result: Row = self._call("items_count", **params)
+        filters = _given(status=status, search=search, domain_type=domain_type)
+        result: Row = self._call("items_count", execution_id=execution_id, **filters)
         return result
 
     def item(self, execution_id: int, item_id: int) -> Row:
@@ -230,3 +221,8 @@ def execution_by_id(source: MonitorSource, integration: str, execution_id: int) 
     page = source.executions(integration, limit=1, before_id=execution_id + 1)
     rows: list[Row] = page.get("executions", [])
     return rows[0] if rows and rows[0].get("id") == execution_id else None
+
+
+def _given(**filters: Any) -> dict[str, Any]:
+    """The filters the user set (empty search boxes and unset selects are not filters)."""
+    return {key: value for key, value in filters.items() if value not in (None, "")}
