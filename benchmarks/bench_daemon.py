@@ -7,7 +7,10 @@ Each daemon runs as its own process (`tether daemon`, with a trivially fast conn
 as service ``bench``), so CPU is measured for the daemon alone and the API through its socket.
 
 - schedule: 1,000 integrations on ``S * * * * *`` (every minute, all at the same second, the
-  worst case). Start lag = when the run was recorded (``runs.created_at``) − its tick.
+  worst case). A run *starts* when the daemon records it in state and queues it for a worker
+  (``runs.created_at``: the scheduler claims every due tick in one statement); start latency =
+  that − its tick. Executions then run ``max_concurrent_syncs`` at a time: the backlog's drain
+  time (last execution started, last finished) is reported separately.
 - idle: the same 1,000 integrations scheduled daily; CPU time of the daemon over 15 s.
 - api: p50/p95 of ``status`` and of a 50-item ``items`` page while 4 syncs write continuously.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -193,22 +197,35 @@ def bench_schedule(tmp: Path, count: int = 1000) -> None:
                 "SELECT epoch(created_at - scheduled_for) FROM runs WHERE trigger = 'scheduled'"
             )
         ]
-        finished = daemon.sql(
-            "SELECT epoch(max(finished_at) - min(r.scheduled_for)) FROM executions e "
+        first, last, finished = daemon.sql(
+            "SELECT epoch(min(e.started_at) - min(r.scheduled_for)), "
+            "epoch(max(e.started_at) - min(r.scheduled_for)), "
+            "epoch(max(finished_at) - min(r.scheduled_for)) FROM executions e "
             "JOIN runs r ON r.id = e.run_id"
-        )[0][0]
+        )[0]
         health = daemon.client.call("health")
     finally:
         daemon.stop()
+    claims = [
+        doc for line in daemon.log.read_text().splitlines()
+        if line.startswith("{") and (doc := json.loads(line)).get("msg") == "due ticks recorded"
+    ]  # fmt: skip
     within = sum(1 for lag in lags if lag <= 2.0)
     print(
-        f"max_concurrent_syncs={max_concurrent}: {len(lags)} runs; start lag p50 "
-        f"{statistics.median(lags):.2f}s, p95 {_percentile(lags, 0.95):.2f}s, "
-        f"max {max(lags):.2f}s; {within}/{len(lags)} within 2 s (bar: all)"
+        f"max_concurrent_syncs={max_concurrent}: {len(lags)} runs; start latency (recorded and "
+        f"queued - tick) p50 {statistics.median(lags):.3f}s, p95 {_percentile(lags, 0.95):.3f}s, "
+        f"max {max(lags):.3f}s; {within}/{len(lags)} = {100 * within / len(lags):.1f}% within "
+        "2 s (bar: all)"
     )
+    if claims:
+        print(
+            f"the scheduler recorded them in {len(claims)} statement(s) of "
+            f"{', '.join(str(c['ms']) for c in claims[:3])} ms (latency above + this = committed)"
+        )
     print(
-        f"all {count} runs finished {finished:.1f}s after the tick ({count / finished:.0f} runs/s "
-        f"through the sync engine); daemon's own launch lag max {health['max_launch_lag_s']:.2f}s"
+        f"backlog: first execution began {first:.2f}s after the tick, the last {last:.1f}s; all "
+        f"{count} finished {finished:.1f}s after it ({count / finished:.0f} runs/s through the "
+        f"sync engine); launch from the queue lagged up to {health['max_launch_lag_s']:.1f}s"
     )
 
 

@@ -58,6 +58,12 @@ def runs(ws: WorkspaceBuilder) -> list[tuple[str, str, str]]:
     return [tuple(r) for r in rows]
 
 
+def finished(ws: WorkspaceBuilder) -> int:
+    query = "SELECT count(*) FROM executions WHERE status <> 'running'"
+    count: int = client(ws).call("sql", query=query)["rows"][0][0]
+    return count
+
+
 def settle(daemon: Daemon, ws: WorkspaceBuilder, count: int) -> list[tuple[str, str, str]]:
     """Wait until ``count`` runs exist and none is running."""
 
@@ -172,3 +178,52 @@ def test_pausing_drops_the_pending_tick_and_resuming_starts_from_the_next(
         assert row["paused"] is False
         assert daemon.dispatcher is not None
         assert daemon.dispatcher.next_sync("shop") == (base + timedelta(minutes=2)).isoformat()
+
+
+def test_due_ticks_are_recorded_at_the_tick_and_runs_use_them(
+    minutely: WorkspaceBuilder, base: datetime, clock: FakeClock
+) -> None:
+    toml = minutely.root / "tether.toml"
+    toml.write_text(toml.read_text() + "\n[daemon]\nmax_concurrent_syncs = 1\n")
+    first = base + timedelta(minutes=1)
+    with running_daemon(minutely, clock=clock) as daemon:
+        before = client(minutely).call("status")["integrations"]
+        assert [row["last_sync"] for row in before] == [None, None]
+        at(clock, daemon, first)
+        settle(daemon, minutely, 2)
+        wait_for(lambda: finished(minutely) == 2, what="2 finished runs")
+        # A scheduled run changes what status shows without any API write: not a stale answer.
+        after = client(minutely).call("status")["integrations"]
+        assert [row["last_sync"]["status"] for row in after] == ["success", "success"]
+    # Both ticks were recorded as started at the tick itself, though one waited for the other.
+    runs = minutely.query(
+        "SELECT r.integration_id, r.created_at, r.requested_by, e.run_id = r.id "
+        "FROM runs r JOIN executions e ON e.integration_id = r.integration_id ORDER BY 1"
+    )
+    assert [(r[0], r[1].astimezone(UTC), r[2], r[3]) for r in runs] == [
+        ("other", first, "scheduler", True),
+        ("shop", first, "scheduler", True),
+    ]
+    audited = minutely.query("SELECT count(*) FROM audit_log WHERE action = 'sync'")
+    assert audited == [(2,)]
+
+
+def test_a_tick_recorded_by_a_killed_daemon_but_never_started_still_runs(
+    minutely: WorkspaceBuilder, base: datetime, clock: FakeClock
+) -> None:
+    first = base + timedelta(minutes=1)
+    # A daemon killed right after recording the tick, before starting either run.
+    import duckdb
+
+    con = duckdb.connect(str(minutely.state_path))
+    con.execute(
+        "INSERT INTO runs (integration_id, trigger, scheduled_for, requested_by) VALUES "
+        "('shop', 'scheduled', ?, 'scheduler'), ('other', 'scheduled', ?, 'scheduler')",
+        [first, first],
+    )
+    con.close()
+    clock.set(first + timedelta(seconds=10))
+    with running_daemon(minutely, clock=clock) as daemon:
+        got = settle(daemon, minutely, 2)
+        wait_for(lambda: finished(minutely) == 2, what="2 finished runs")
+    assert got == [("other", "scheduled", hhmm(first)), ("shop", "scheduled", hhmm(first))]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tether.daemon.scheduler import (
     LATE_GRACE,
@@ -59,6 +59,23 @@ class Queued:
     running: PendingRun
 
 
+class Claims(Protocol):
+    """Records due ticks in state the moment they are due (the run's start), in bulk.
+
+    ``claim`` is called from the scheduler thread with every pending tick (it skips the ones it
+    holds already); ``retain`` forgets claimed ticks that will no longer launch (paused, removed;
+    at stop, all of them) so their ``runs`` rows do not claim ticks that never ran.
+    """
+
+    def claim(self, runs: list[PendingRun], at: datetime) -> None: ...
+
+    def retain(self, runs: list[PendingRun]) -> None: ...
+
+    def launched(self, run: PendingRun) -> None:
+        """``run`` was handed to a sync thread: its claim is kept whatever happens next."""
+        ...
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -73,8 +90,13 @@ class Dispatcher:
         load: Callable[[], Snapshot],
         clock: Callable[[], datetime] = utcnow,
         grace: timedelta = LATE_GRACE,
+        claims: Claims | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.book = RunBook(max_concurrent)
+        self.claims = claims
+        self.on_change = on_change or (lambda: None)
+        """Called when what ``next_sync`` reports may have changed (reload, ticks collected)."""
         self.catch_up = catch_up
         self.runner = runner
         self.load = load
@@ -88,6 +110,7 @@ class Dispatcher:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._claim_pending = True
 
     # lifecycle
 
@@ -125,6 +148,8 @@ class Dispatcher:
             self._stopping = True
             self.cancel.set()
             self._cond.notify_all()
+            if self.claims is not None:
+                self.claims.retain([])  # ticks claimed but not launched did not run
         deadline = time.monotonic() + timeout
         with self._cond:
             while self.book.running and time.monotonic() < deadline:
@@ -143,7 +168,10 @@ class Dispatcher:
         with self._cond:
             changes = self.book.set_schedules(snapshot.schedules, self.clock())
             old, self.serial = self.serial, snapshot.serial
+            if self.claims is not None and changes["removed"]:
+                self.claims.retain(self._pending_ticks())
             self._cond.notify_all()
+        self.on_change()
         if any(changes.values()) or old != snapshot.serial:
             log.info(
                 "schedules reloaded",
@@ -221,7 +249,14 @@ class Dispatcher:
         with self._cond:
             while not self._stopping:
                 now = self.clock()
-                self.book.collect_due(now)
+                due = self.book.next_wakeup()
+                if due is not None and due <= now:
+                    self.book.collect_due(now)
+                    self._claim_pending = True
+                    self.on_change()
+                if self._claim_pending and self.claims is not None:
+                    self._claim(now)
+                self._claim_pending = False
                 for run in self.book.take_launchable(now):
                     self._launch(run)
                 wake = self.book.next_wakeup()
@@ -230,7 +265,21 @@ class Dispatcher:
                     timeout = min(MAX_SLEEP_S, max(0.0, (wake - self.clock()).total_seconds()))
                 self._cond.wait(timeout)
 
+    def _pending_ticks(self) -> list[PendingRun]:
+        return [r for r in self.book.waiting() if r.job is None]
+
+    def _claim(self, now: datetime) -> None:
+        """Record every pending tick as started, in one statement (before any is launched)."""
+        assert self.claims is not None
+        try:
+            self.claims.claim(self._pending_ticks(), now)
+        except Exception:
+            # Unclaimed ticks still run: each run records itself when it starts.
+            log.exception("could not record the due ticks")
+
     def _launch(self, run: PendingRun) -> None:
+        if self.claims is not None and run.job is None:
+            self.claims.launched(run)
         _sync_thread(lambda: self._execute(run), f"run-{run.integration_id}")
 
     def _execute(self, run: PendingRun) -> None:

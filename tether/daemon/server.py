@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,51 @@ RELOAD_AFTER = frozenset({"pause", "resume", "delete", "reset"})
 """Operations that can change what is scheduled (apply reloads through its own hook)."""
 EXCLUSIVE = frozenset({"reset", "delete"})
 """Operations refused while a run of the same integration is in progress."""
+STATUS_EVENTS = frozenset({"execution_started", "execution_finished"})
+"""Sync progress events after which ``status`` reads differently (a page changes nothing)."""
+
+
+class Generation:
+    """A counter bumped *after* every committed change that ``status`` shows.
+
+    Writers bump it when their ``ctx.state.write`` block ends, when a sync reports an execution
+    started or finished, and when the schedules are reloaded. An answer computed while the
+    counter kept its value is still the answer (see ``Api._status``).
+    """
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+@dataclass(frozen=True)
+class _Cached:
+    generation: int
+    until: datetime
+    result: Any
+
+
+class _NotifyingState:
+    """The daemon's state access, bumping the generation after every write block."""
+
+    def __init__(self, state: ops.StateAccess, generation: Generation) -> None:
+        self.inner = state
+        self.generation = generation
+
+    def read(self) -> contextlib.AbstractContextManager[Any]:
+        return self.inner.read()
+
+    @contextlib.contextmanager
+    def write(self, operation: str) -> Iterator[Any]:
+        try:
+            with self.inner.write(operation) as con:
+                yield con
+        finally:
+            self.generation.bump()
 
 
 @dataclass(frozen=True)
@@ -75,10 +121,14 @@ class Api:
         state: ops.StateAccess,
         dispatcher: Dispatcher | None,
         health: Callable[[], dict[str, Any]] | None = None,
+        *,
+        generation: Generation | None = None,
     ) -> None:
         self.workspace = workspace
-        self.state = state
+        self.generation = generation or Generation()
+        self.state: ops.StateAccess = _NotifyingState(state, self.generation)
         self.dispatcher = dispatcher
+        self._status: _Cached | None = None
         self.services: dict[str, Any] = {"sync": self._sync_hook}
         if dispatcher is not None:
             self.services["scheduler"] = dispatcher
@@ -99,7 +149,7 @@ class Api:
             self.state,
             actor=peer.user,
             role=self.role(peer),
-            progress=progress,
+            progress=self._notifying(progress),
             services=self.services,
         )
         if self.dispatcher is not None:
@@ -123,9 +173,42 @@ class Api:
                 return self._as_run(ctx, name, params, queue=True)
             if self.dispatcher is not None and name in EXCLUSIVE:
                 return self._as_run(ctx, name, params, queue=False)
+            if name == "status" and not params:
+                return self._cached_status(ctx)
             result = ops.run(ctx, name, params)
         if self.dispatcher is not None and name in RELOAD_AFTER:
             self.dispatcher.reload()
+        return result
+
+    def _notifying(
+        self, progress: Callable[[dict[str, Any]], None] | None
+    ) -> Callable[[dict[str, Any]], None]:
+        """Pass sync progress on, bumping the generation when an execution starts or ends."""
+        bump = self.generation.bump
+
+        def notify(event: dict[str, Any]) -> None:
+            if event.get("event") in STATUS_EVENTS:
+                bump()
+            if progress is not None:
+                progress(event)
+
+        return notify
+
+    def _cached_status(self, ctx: ops.Context) -> Any:
+        """``status``, computed again only after a change or when a schedule fires.
+
+        Between two changes the answer depends on the clock only through ``next_sync`` and
+        ``overdue``, which both move when a schedule fires; so a cached answer is kept until
+        the earliest next fire time of an active integration. Monitors poll this.
+        """
+        generation = self.generation.value
+        now = datetime.now(UTC)
+        cached = self._status
+        if cached is not None and cached.generation == generation and now < cached.until:
+            return cached.result
+        result = ops.run(ctx, "status", {})
+        if self.generation.value == generation:
+            self._status = _Cached(generation, _status_valid_until(result, now), result)
         return result
 
     @contextlib.contextmanager
@@ -146,7 +229,7 @@ class Api:
         if queue:
 
             def later(cancel: threading.Event) -> Any:
-                return ops.run(_background(ctx, cancel), name, params)
+                return ops.run(self._background(ctx, cancel), name, params)
 
         queued, result = self.dispatcher.request(
             integration, name, ctx.actor, lambda: ops.run(ctx, name, params), later
@@ -173,7 +256,7 @@ class Api:
         integration = str(params["integration"])
 
         def later(cancel: threading.Event) -> Any:
-            return manual(_background(ctx, cancel), **params)
+            return manual(self._background(ctx, cancel), **params)
 
         queued, result = self.dispatcher.request(
             integration, "manual", ctx.actor, lambda: manual(ctx, **params), later
@@ -193,9 +276,42 @@ class Api:
         result: dict[str, Any] = ops.run(self.context(peer), "health", {})
         return result
 
+    def _background(self, ctx: ops.Context, cancel: threading.Event) -> ops.Context:
+        """A queued request runs after its caller has gone: no progress stream any more."""
+        return ops.Context(
+            ctx.workspace,
+            ctx.state,
+            ctx.actor,
+            ctx.role,
+            self._notifying(None),
+            cancel,
+            ctx.services,
+        )
 
-def _background(ctx: ops.Context, cancel: threading.Event) -> ops.Context:
-    return ops.Context(ctx.workspace, ctx.state, ctx.actor, ctx.role, None, cancel, ctx.services)
+
+def _status_valid_until(result: dict[str, Any], now: datetime) -> datetime:
+    """When the clock alone changes a ``status`` answer: the next fire time of any schedule.
+
+    ``next_sync`` is the next fire time; ``overdue`` compares the last sync with the previous
+    fire time (cron's own, on the integration's wall clock), which moves at cron's next time.
+    """
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    until = datetime.max.replace(tzinfo=UTC)
+    schedules: set[tuple[str, str]] = set()
+    for row in result["integrations"]:
+        if not row["enabled"] or row["paused"]:
+            continue
+        schedules.add((row["cron"], row["timezone"]))
+        if row["next_sync"] is not None:
+            until = min(until, datetime.fromisoformat(row["next_sync"]))
+    for cron, timezone in schedules:
+        wall = now.astimezone(ZoneInfo(timezone))
+        following: datetime = croniter(cron, wall, second_at_beginning=True).get_next(datetime)
+        until = min(until, following.astimezone(UTC))
+    return until
 
 
 def _queued_detail(integration: str, what: str, queued: Queued) -> dict[str, Any]:

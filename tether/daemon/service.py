@@ -30,7 +30,14 @@ from tether.daemon import ops
 from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
 from tether.daemon.logs import configure_logging
 from tether.daemon.scheduler import LATE_GRACE, PendingRun, Schedule
-from tether.daemon.server import Api, DaemonServer, Peer, peer_credentials
+from tether.daemon.server import (
+    STATUS_EVENTS,
+    Api,
+    DaemonServer,
+    Generation,
+    Peer,
+    peer_credentials,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -46,12 +53,145 @@ SWITCH_INTERVAL_S = 0.0005
 """Health is not ok when a due tick has waited longer than this to start."""
 
 
-def engine_runner(workspace: Workspace, con: duckdb.DuckDBPyConnection) -> Runner:
+SCHEDULER_ACTOR = "scheduler"
+
+TickKey = tuple[str, datetime]
+
+
+def _key(run: PendingRun) -> TickKey | None:
+    if run.job is not None or run.scheduled_for is None:
+        return None
+    return run.integration_id, run.scheduled_for
+
+
+class TickLedger:
+    """Claims due ticks in ``runs`` in one statement when they are due: that is a run's start.
+
+    The ``UNIQUE (integration_id, scheduled_for)`` constraint still decides: a tick recorded
+    before (by an earlier daemon) is not claimed again, and its run is skipped. A claimed tick
+    that is dropped before it launches (paused, removed, daemon stopping) is unclaimed (its
+    empty ``runs`` row deleted), so it counts as not run; the daemon also deletes such rows left
+    by a killed process when it starts (``forget_unstarted``).
+    """
+
+    ALREADY_RAN = -1
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._lock = threading.Lock()
+        self._claimed: dict[TickKey, int] = {}
+        self._launched: set[TickKey] = set()
+
+    def claim(self, runs: list[PendingRun], at: datetime) -> None:
+        with self._lock:
+            fresh = {
+                key: run
+                for run in runs
+                if (key := _key(run)) is not None and key not in self._claimed
+            }
+        if not fresh:
+            return
+        started = time.perf_counter()
+        cur = self.con.cursor()
+        try:
+            rows = cur.execute(
+                "INSERT INTO runs (integration_id, trigger, scheduled_for, requested_by, "
+                "created_at) SELECT i, t, s, ?, ? FROM (SELECT unnest(?::VARCHAR[]) AS i, "
+                "unnest(?::VARCHAR[]) AS t, unnest(?::TIMESTAMPTZ[]) AS s) "
+                "ON CONFLICT DO NOTHING RETURNING id, integration_id",
+                [
+                    SCHEDULER_ACTOR,
+                    at,
+                    [k[0] for k in fresh],
+                    [r.trigger for r in fresh.values()],
+                    [k[1] for k in fresh],
+                ],
+            ).fetchall()
+        finally:
+            cur.close()
+        # One pending tick per integration at a time, so the id names the tick.
+        inserted = {str(integration): int(run_id) for run_id, integration in rows}
+        log.info(
+            "due ticks recorded",
+            extra={"fields": {"runs": len(inserted), "already_ran": len(fresh) - len(inserted),
+                              "ms": round((time.perf_counter() - started) * 1000, 1)}},
+        )  # fmt: skip
+        with self._lock:
+            for key in fresh:
+                self._claimed[key] = inserted.get(key[0], self.ALREADY_RAN)
+
+    def launched(self, run: PendingRun) -> None:
+        key = _key(run)
+        with self._lock:
+            if key in self._claimed:
+                self._launched.add(key)
+
+    def take(self, run: PendingRun) -> int | None:
+        """The claimed run id of a launched tick (``ALREADY_RAN``; ``None``: not claimed)."""
+        key = _key(run)
+        if key is None:
+            return None
+        with self._lock:
+            self._launched.discard(key)
+            return self._claimed.pop(key, None)
+
+    def retain(self, runs: list[PendingRun]) -> None:
+        keep = {key for run in runs if (key := _key(run)) is not None}
+        with self._lock:
+            dropped = [
+                self._claimed.pop(key)
+                for key in list(self._claimed)
+                if key not in keep and key not in self._launched
+            ]
+        ids = [run_id for run_id in dropped if run_id != self.ALREADY_RAN]
+        if ids:
+            cur = self.con.cursor()
+            try:
+                cur.execute(f"DELETE FROM runs WHERE id IN ({', '.join('?' * len(ids))})", ids)
+            finally:
+                cur.close()
+
+
+def forget_unstarted(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete scheduler runs rows a killed daemon claimed but never started (no execution)."""
+    cur = con.cursor()
+    try:
+        row = cur.execute(
+            "DELETE FROM runs WHERE requested_by = ? AND trigger IN ('scheduled', 'catch_up') "
+            "AND id NOT IN (SELECT run_id FROM executions) RETURNING id",
+            [SCHEDULER_ACTOR],
+        ).fetchall()
+    finally:
+        cur.close()
+    return len(row)
+
+
+def engine_runner(
+    workspace: Workspace,
+    con: duckdb.DuckDBPyConnection,
+    ledger: TickLedger | None = None,
+    changed: Callable[[], None] = lambda: None,
+) -> Runner:
     """Scheduled and catch-up runs through the sync engine, each on its own cursor."""
     # Loaded by name, like the operation modules, so the CLI has no import path to the engine.
     sync = importlib.import_module("tether.engine.sync")
 
+    def progress(event: dict[str, Any]) -> None:
+        if event.get("event") in STATUS_EVENTS:
+            changed()
+
+    def skipped(pending: PendingRun) -> dict[str, Any]:
+        log.info(
+            "tick already ran; not running it twice",
+            extra={"fields": {"integration": pending.integration_id,
+                              "scheduled_for": _iso(pending.scheduled_for)}},
+        )  # fmt: skip
+        return {"skipped": "duplicate tick"}
+
     def run(pending: PendingRun, cancel: threading.Event) -> dict[str, Any]:
+        run_id = ledger.take(pending) if ledger is not None else None
+        if run_id == TickLedger.ALREADY_RAN:
+            return skipped(pending)
         cur = con.cursor()
         try:
             result = sync.run_sync(
@@ -60,16 +200,13 @@ def engine_runner(workspace: Workspace, con: duckdb.DuckDBPyConnection) -> Runne
                 pending.integration_id,
                 trigger=pending.trigger,
                 scheduled_for=pending.scheduled_for,
-                actor="scheduler",
+                actor=SCHEDULER_ACTOR,
+                progress=progress,
                 cancel=cancel,
+                run_id=run_id,
             )
         except sync.DuplicateRunError:
-            log.info(
-                "tick already ran; not running it twice",
-                extra={"fields": {"integration": pending.integration_id,
-                                  "scheduled_for": _iso(pending.scheduled_for)}},
-            )  # fmt: skip
-            return {"skipped": "duplicate tick"}
+            return skipped(pending)
         finally:
             cur.close()
         return {"run_id": result.run_id, "statuses": result.statuses,
@@ -120,6 +257,8 @@ class Daemon:
         self.dispatcher: Dispatcher | None = None
         self.server: DaemonServer | None = None
         self.api: Api | None = None
+        self.generation = Generation()
+        """Bumped after every change a cached ``status`` answer could miss."""
 
     def start(self) -> None:
         from tether.state.db import StateLock, connect, migrate
@@ -138,15 +277,25 @@ class Daemon:
             self._recover()
             settings = self.workspace.settings.daemon
             con = self.con
+            generation = self.generation
+            ledger = TickLedger(con)
             self.dispatcher = Dispatcher(
                 max_concurrent=settings.max_concurrent_syncs,
                 catch_up=settings.catch_up,
-                runner=self._runner or engine_runner(self.workspace, con),
+                runner=self._runner or engine_runner(self.workspace, con, ledger, generation.bump),
                 load=lambda: load_snapshot(con),
                 clock=self._clock,
                 grace=self._grace,
+                claims=ledger if self._runner is None else None,
+                on_change=generation.bump,
             )
-            self.api = Api(self.workspace, ops.SharedStateAccess(con), self.dispatcher, self.health)
+            self.api = Api(
+                self.workspace,
+                ops.SharedStateAccess(con),
+                self.dispatcher,
+                self.health,
+                generation=generation,
+            )
             self.server = DaemonServer(
                 self.workspace.socket_path,
                 self.api,
@@ -173,6 +322,12 @@ class Daemon:
             dead: list[int] = sync.recover_interrupted(cur, everything=True)
         finally:
             cur.close()
+        unstarted = forget_unstarted(self.con)
+        if unstarted:
+            log.info(
+                "forgot ticks a stopped process recorded but never started",
+                extra={"fields": {"runs": unstarted}},
+            )
         if dead:
             log.warning(
                 "marked executions of a stopped process interrupted",
@@ -237,6 +392,7 @@ class Daemon:
             log.exception("could not record the stopped runs")
         finally:
             cur.close()
+            self.generation.bump()
 
     def _release(self) -> None:
         if self.con is not None:
