@@ -33,12 +33,12 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tether.config.project import Workspace
 from tether.connectors.base import Connector, Page
 from tether.engine import retry
-from tether.engine.mapping import CAPABILITY_TABLES, Mappings, map_page
+from tether.engine.mapping import CAPABILITY_TABLES, MappedPage, Mappings, map_page
 from tether.engine.writer import DuplicateRunError, Execution, SyncWriter, open_items
 from tether.errors import (
     ConnectorError,
@@ -66,6 +66,8 @@ Progress = Callable[[dict[str, Any]], None]
 ConnectorFactory = Callable[[str], type[Connector]]
 
 TRIGGERS = ("scheduled", "manual", "retry", "catch_up")
+
+T = TypeVar("T")
 
 
 class SyncInProgressError(StateError):
@@ -337,8 +339,8 @@ def run_sync(
 _DONE = object()
 
 
-def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
-    """Fetch the next pages in a background thread while the current one is mapped and written.
+def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Fetch (and map) the next pages in a background thread while the current one is written.
 
     The connector's generator runs entirely in that thread; at most ``depth`` fetched pages wait
     (bounded memory). Pages come out in order, and an error the connector raises comes out after
@@ -380,11 +382,24 @@ def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
                 return
             if isinstance(value, BaseException):
                 raise value
-            assert isinstance(value, Page)
-            yield value
+            yield cast(T, value)
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def _mapped(
+    pages: Iterator[Page], capability: str, mappings: Mappings, dry_run: bool
+) -> Iterator[tuple[Page, MappedPage]]:
+    """Each fetched page with its mapping (closing this closes the connector's generator)."""
+    try:
+        for number, page in enumerate(pages, start=1):
+            label = f"page-{number}"
+            yield page, map_page(capability, page.records, mappings, dry_run=dry_run, label=label)
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
 
 
 def _record(result: RunResult, execution: Execution, emit: Progress) -> None:
@@ -438,12 +453,14 @@ def _sync_capability(
             remapped, loaded = retry.remap_open_items(writer, execution, mappings, emit)
             result.remapped += remapped
             result.loaded += loaded
-        pages = prefetch(connector.fetch(capability, cursor))
+        # Mapping is pure Python and runs in the fetch thread, so it overlaps the page writes,
+        # which spend most of their time in DuckDB without the GIL (measured: 2.5 CPU-s of
+        # engine work per 89k orders, half of it inside DuckDB statements and COMMITs).
+        pages = prefetch(
+            _mapped(connector.fetch(capability, cursor), capability, mappings, dry_run)
+        )
         try:
-            for number, page in enumerate(pages, start=1):
-                mapped = map_page(
-                    capability, page.records, mappings, dry_run=dry_run, label=f"page-{number}"
-                )
+            for page, mapped in pages:
                 writer.save_page(
                     execution,
                     mapped,
