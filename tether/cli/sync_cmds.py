@@ -244,7 +244,9 @@ def _print_sync(integration: str, result: dict[str, Any]) -> None:
             f"{remapped.get('loaded', 0)} now loaded."
         )
     dry = any(e["dry_run"] for e in executions)
-    title = f"Run {result.get('run_id')} of {integration}" + (
+    trigger = executions[0]["trigger"] if executions else "manual"
+    full = " (full)" if any(e["full_resync"] for e in executions) else ""
+    title = f"Run {result.get('run_id')} of {integration}: {trigger}{full}" + (
         " [cyan](DRY RUN: nothing saved)[/]" if dry else ""
     )
     out.print(title)
