@@ -145,3 +145,14 @@ def test_help_is_fast_and_lists_commands() -> None:
     del started  # speed is measured in benchmarks/, not here
     for command in ("plan", "apply", "validate", "status", "sql", "unlock", "services", "init"):
         assert command in proc.stdout
+
+
+def test_without_a_daemon_an_unlisted_user_who_can_write_the_state_applies(
+    workspace: WorkspaceBuilder,
+) -> None:
+    toml = workspace.root / "tether.toml"
+    toml.write_text(toml.read_text().split("[access]")[0] + "[access]\nadmins = []\n")
+    workspace.integration("shop", "shopify", ["sales_orders"], credentials=CREDS)
+    result = run_tether("-w", str(workspace.root), "apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert workspace.query("SELECT count(*) FROM integrations") == [(1,)]

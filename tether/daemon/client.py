@@ -35,7 +35,7 @@ class LocalBackend:
 
         self.workspace = workspace
         self.user = user or current_user()
-        self.role = ops.role_of(self.user, workspace)
+        self.role = ops.role_of(self.user, workspace) if user else ops.local_role(workspace)
         self.state = ops.LocalStateAccess(workspace)
 
     def call(

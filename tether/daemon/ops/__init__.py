@@ -165,6 +165,27 @@ def role_of(user: str, workspace: Workspace) -> str:
     return "viewer"
 
 
+def local_role(workspace: Workspace) -> str:
+    """The current user's role when no daemon runs.
+
+    Users named in [access] get their role. Anyone else who can write the state directory acts
+    as admin: they could change the file directly, so refusing them here would protect nothing
+    and only break a fresh `tether init` + `tether apply`. The daemon is where roles are a
+    boundary (peer uid on a 0600 socket).
+    """
+    import os
+
+    from tether.state.db import current_user
+
+    user = current_user()
+    access = workspace.settings.access
+    if user in access.admins or user in access.operators:
+        return role_of(user, workspace)
+    state_dir = workspace.state_path.parent
+    target = state_dir if state_dir.exists() else workspace.root
+    return "admin" if os.access(target, os.W_OK) else "viewer"
+
+
 def run(ctx: Context, name: str, params: dict[str, Any]) -> Any:
     op = get(name)
     if not allowed(ctx.role, op.role):
