@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field
+
 from tether.connectors.base import (
     CAPABILITIES,
     Cursor,
@@ -43,6 +45,8 @@ class FakeSettings(ServiceSettings):
     """Each page re-reads this many records of the previous one (like a cursor lookback)."""
     version: int = 1
     """Part of every record's payload, so a test can tell a refetch from a re-map."""
+    changed: list[int] = Field(default_factory=list)
+    """Orders whose total is one more than usual (a record changed at the source)."""
 
 
 class FakeConnector:
@@ -116,7 +120,7 @@ def record(capability: str, i: int, s: FakeSettings) -> dict[str, Any]:
             "updated_at": stamp,
             "currency": "USD",
             "financial_status": "paid",
-            "total": 10.0 * s.lines,
+            "total": 10.0 * s.lines + (1 if i in s.changed else 0),
             "version": s.version,
             "lines": [
                 {

@@ -60,7 +60,7 @@ def reset_integration(
             "(SELECT id FROM executions WHERE integration_id = ?)",
             [integration.id],
         )
-        for table in ("sync_items", "executions", "runs", "sync_state"):
+        for table in ("sync_items", "executions", "runs", "sync_state", "sync_hashes"):
             con.execute(f"DELETE FROM {table} WHERE integration_id = ?", [integration.id])
         SyncWriter(con, integration.id).audit(
             actor,
