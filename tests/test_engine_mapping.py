@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether.engine.analysis import ledger
+from tether.engine.columnar import upsert_table
 from tether.engine.mapping import Mappings, map_page
 
 MAPPINGS = Mappings.from_rows(
@@ -127,7 +128,12 @@ def test_aggregate_page_is_one_item_with_a_per_record_breakdown() -> None:
         ("UNMAPPED_SKU", None, "NOPE"),
     ]
     assert [r["external_id"] for r in item.payload] == ["WH9|ABC-12", "WH1|NOPE"]
-    assert page.upserts[0].rows[0][:3] == ("WH1|ABC-12", "east", "hat")
+    (loaded,) = upsert_table(page.upserts[0]).to_pylist()
+    assert (loaded["external_id"], loaded["warehouse"], loaded["sku"]) == (
+        "WH1|ABC-12",
+        "east",
+        "hat",
+    )
 
 
 def test_ledger_classifies_error_keys_across_runs() -> None:

@@ -191,6 +191,8 @@ class Upsert:
     table: TableSpec
     keys: list[str] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    arrow: list[Any] = field(default_factory=list)
+    """More rows, as Arrow tables (``columnar.arrow_schema``) inserted after ``rows``."""
 
 
 @dataclass
@@ -739,44 +741,7 @@ def _map_aggregate(
     dry_run: bool,
     label: str,
 ) -> MappedPage:
-    table, map_row = _AGGREGATE[capability]
-    upsert = Upsert(table)
-    if not records:
-        return MappedPage([], [upsert])
-    errors: list[RecordError] = []
-    not_loaded: list[Any] = []
-    for record in records:
-        try:
-            external_id = _external_id(record)
-            row, row_errors = map_row(external_id, record, mappings)
-        except InvalidRecord as exc:
-            errors.append(invalid(_label(record), str(exc)))
-            not_loaded.append(record)
-            continue
-        if row is None:
-            errors.extend(row_errors)
-            not_loaded.append(record)
-            continue
-        upsert.keys.append(external_id)
-        upsert.rows.append(row)
-    loaded = len(upsert.rows)
-    failed = len(not_loaded)
-    status = "partial_mapped" if loaded else "failed"
-    if not failed:
-        status = _loaded_status(dry_run)
-    code, message = summarise(errors)
-    if failed:
-        message = f"{failed} of {len(records)} records not mapped: {message}"
-    item = Item(
-        label,
-        status,
-        code,
-        message,
-        records=len(records),
-        loaded=loaded,
-        failed=failed,
-        aggregate=True,
-        payload=not_loaded or None,
-        errors=errors,
-    )
-    return MappedPage([item], [upsert])
+    """One aggregate item per page; rows are mapped column by column (``columnar``)."""
+    from tether.engine.columnar import map_aggregate
+
+    return map_aggregate(capability, records, mappings, dry_run=dry_run, label=label)

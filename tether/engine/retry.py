@@ -106,3 +106,4 @@ def _merge(into: dict[str, Upsert], upserts: list[Upsert]) -> None:
         target = into.setdefault(table.name, Upsert(table))
         target.keys.extend(upsert.keys)
         target.rows.extend(upsert.rows)
+        target.arrow.extend(upsert.arrow)

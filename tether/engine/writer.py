@@ -624,6 +624,10 @@ class SyncWriter:
 
 def _arrow_rows(upsert: Upsert) -> pa.Table | None:
     """The upsert's rows as an Arrow table (the last copy of each record), or None if none."""
+    if upsert.arrow:
+        from tether.engine.columnar import upsert_table
+
+        return upsert_table(upsert)
     if not upsert.rows:
         return None
     import pyarrow as pa
