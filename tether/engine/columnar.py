@@ -17,7 +17,7 @@ therefore exactly those of the row path, and so is the aggregate item built from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from itertools import compress
 from typing import Any
@@ -38,6 +38,9 @@ from tether.engine.mapping import (
     _timestamp_value,
     invalid,
     summarise,
+    unmapped_channel,
+    unmapped_sku,
+    unmapped_warehouse,
 )
 
 _FAIL = object()
@@ -87,16 +90,23 @@ def map_aggregate(
     if not all(r.__class__ is dict for r in records):
         slow.update(i for i, r in enumerate(records) if r.__class__ is not dict)
         rows = [r if r.__class__ is dict else {} for r in records]
+    misses: list[tuple[str, list[Any], list[int]]] = []
     columns = [
-        _column(column_kind(name, kind), [r.get(name) for r in rows], name, mappings, slow)
+        _column(column_kind(name, kind), [r.get(name) for r in rows], name, mappings, slow, misses)
         for name, kind in table.columns
     ]
+    unmapped = _unmapped(columns[0], misses, slow)
     errors: list[RecordError] = []
     not_loaded: list[Any] = []
-    if slow:
+    if slow or unmapped:
         loaded = [True] * len(records)
-        for i in sorted(slow):
+        for i in sorted(slow.union(unmapped)):
             record = records[i]
+            if i in unmapped:
+                errors.extend(unmapped[i])
+                not_loaded.append(record)
+                loaded[i] = False
+                continue
             try:
                 external_id = _external_id(record)
                 row, row_errors = map_row(external_id, record, mappings)
@@ -164,10 +174,37 @@ def _arrow_table(table: TableSpec, columns: list[list[Any]]) -> Any:
 # ---------------------------------------------------------------------------------- columns
 
 
+def _unmapped(
+    ids: list[Any], misses: list[tuple[str, list[Any], list[int]]], slow: set[int]
+) -> dict[int, list[RecordError]]:
+    """Position → errors of the records whose only problem is unmapped ids (as the row path
+    reports them: one error per unmapped id, in column order)."""
+    found: dict[int, list[RecordError]] = {}
+    for kind, values, positions in misses:
+        error = _UNMAPPED[kind]
+        for i in positions:
+            if i not in slow:
+                found.setdefault(i, []).append(error(values[i], ids[i]))
+    return found
+
+
+_UNMAPPED: dict[str, Callable[[str, str], RecordError]] = {
+    "sku": unmapped_sku,
+    "channel": unmapped_channel,
+    "warehouse": unmapped_warehouse,
+}
+
+
 def _column(
-    kind: str, values: list[Any], key: str, mappings: Mappings, slow: set[int]
+    kind: str,
+    values: list[Any],
+    key: str,
+    mappings: Mappings,
+    slow: set[int],
+    misses: list[tuple[str, list[Any], list[int]]],
 ) -> list[Any]:
-    """The column's values as the table stores them; records it cannot take join ``slow``."""
+    """The column's values as the table stores them; records it cannot take join ``slow``, and
+    unmapped ids ``misses``."""
     if kind == "number":
         return _numbers(values, slow)
     if kind == "date":
@@ -185,25 +222,14 @@ def _column(
             slow.update(i for i, v in enumerate(values) if not v)
         return values
     lookup = {"sku": mappings.skus, "channel": mappings.channels, "warehouse": mappings.warehouses}
-    return _codes(values, lookup[kind], slow, optional=kind == "channel")
-
-
-def _codes(
-    values: list[Any], mapping: Mapping[str, str], slow: set[int], *, optional: bool
-) -> list[Any]:
-    """Map ids to codes; a missing or unmapped id joins ``slow``.
-
-    An empty ``optional`` id (a channel) maps to null; any other empty id is an error.
-    """
-    codes = list(map(mapping.get, values))
-    if "" in mapping:
+    codes = list(map(lookup[kind].get, values))
+    if "" in lookup[kind]:
         codes = [c if v else None for v, c in zip(values, codes, strict=True)]
     if None in codes:
-        slow.update(
-            i
-            for i, (v, c) in enumerate(zip(values, codes, strict=True))
-            if c is None and (v or not optional)
-        )
+        # an empty id: the row path says which (a channel may be empty: it maps to null)
+        missing = [i for i, (v, c) in enumerate(zip(values, codes, strict=True)) if c is None]
+        slow.update(i for i in missing if not values[i] and kind != "channel")
+        misses.append((kind, values, [i for i in missing if values[i]]))
     return codes
 
 
