@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 HISTORY_TABLES = ("sync_item_errors", "sync_items", "executions", "runs", "sync_state")
 
 
-def check_fresh(doc: dict[str, Any], lineage: str | None, serial: int, config_hash: str) -> None:
+def check_fresh(
+    doc: dict[str, Any], lineage: str | None, serial: int, config_hash: str | None = None
+) -> None:
+    """Refuse a plan made for another state (lineage, serial) or other files (``config_hash``;
+    ``None`` skips that check, e.g. inside the apply transaction after the files were checked)."""
     if doc.get("lineage") != lineage and doc.get("lineage") is not None:
         raise StalePlanError(
             f"Saved plan is stale: it was made for state lineage {doc.get('lineage')}, "
@@ -33,7 +37,7 @@ def check_fresh(doc: dict[str, Any], lineage: str | None, serial: int, config_ha
             f"but the state is at serial {serial} (another apply happened since).",
             hint="Run `tether plan -out FILE` again and review the new plan.",
         )
-    if doc.get("config_hash") != config_hash:
+    if config_hash is not None and doc.get("config_hash") != config_hash:
         raise StalePlanError(
             "Saved plan is stale: the workspace files changed since the plan was made.",
             hint="Run `tether plan -out FILE` again and review the new plan.",
@@ -159,7 +163,7 @@ def apply_plan(con: duckdb.DuckDBPyConnection, doc: dict[str, Any], actor: str) 
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         lineage = meta.get("lineage")
         serial = int(meta.get("serial", 0))
-        check_fresh(doc, lineage, serial, doc["config_hash"])
+        check_fresh(doc, lineage, serial)  # again, inside the transaction
         new_serial = serial + 1
         lineage = lineage or str(uuid.uuid4())
         _write_integrations(con, doc["integrations"], new_serial)

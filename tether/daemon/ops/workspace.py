@@ -122,6 +122,8 @@ def apply(ctx: Context, plan: dict[str, Any]) -> dict[str, Any]:
 @operation("unlock", "admin")
 def unlock(ctx: Context) -> dict[str, Any]:
     """Clear a state lock left by a dead process."""
+    import orjson
+
     from tether.state.db import StateLock, read_holder
 
     path = ctx.workspace.state_path
@@ -139,7 +141,7 @@ def unlock(ctx: Context) -> dict[str, Any]:
     with ctx.state.write("unlock") as con:
         con.execute(
             "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'unlock', ?)",
-            [ctx.actor, f'{{"cleared": "{holder.describe()}"}}'],
+            [ctx.actor, orjson.dumps({"cleared": holder.describe()}).decode()],
         )
     return {"unlocked": True, "message": f"Cleared the lock held by {holder.describe()}."}
 
