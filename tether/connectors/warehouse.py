@@ -85,7 +85,11 @@ def check_columns(capability: str, columns: dict[str, str], service: str) -> Non
 
 
 def rows_to_records(capability: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Turn result rows into canonical records (see ``connectors.base``)."""
+    """Turn result rows into canonical records (see ``connectors.base``).
+
+    ``rows`` are the caller's own fresh dicts (one per result row); aggregate capabilities
+    complete them in place rather than copying 100,000s of dicts per second.
+    """
     if capability in ("sales_orders", "pending_sales"):
         orders: dict[str, dict[str, Any]] = {}
         for r in rows:
@@ -122,13 +126,13 @@ def rows_to_records(capability: str, rows: list[dict[str, Any]]) -> list[dict[st
         "sales_forecast": ("version", "date", "sku", "channel"),
     }[capability]
     if capability == "channels":
-        return [{**r, "external_id": str(r["channel"])} for r in rows]
+        for r in rows:
+            r["external_id"] = str(r["channel"])
+        return rows
     key = itemgetter(*key_columns)  # a hot loop: ~100k rows/s must leave time for the driver
-    out = []
+    compound = len(key_columns) > 1
     for r in rows:
-        rec = dict(r)
-        if "external_id" not in rec:
+        if "external_id" not in r:
             parts = key(r)
-            rec["external_id"] = "|".join(map(str, parts)) if len(key_columns) > 1 else str(parts)
-        out.append(rec)
-    return out
+            r["external_id"] = "|".join(map(str, parts)) if compound else str(parts)
+    return rows
