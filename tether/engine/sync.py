@@ -313,10 +313,6 @@ def run_sync(
             _record(result, execution, emit)
         return result
     memory_limit = _limit_buffer_pool(con)
-    # Checkpoint once after the sync instead of every 16 MB of WAL while it writes: each page is
-    # still its own committed transaction (durable in the WAL; a kill -9 replays it), and the
-    # same-run bench gained ~5% (17.6–18.0k → 18.1–19.3k orders/s, 100k Shopify orders).
-    con.execute(f"SET checkpoint_threshold = '{SYNC_CHECKPOINT_THRESHOLD}'")
     try:
         for capability in chosen:
             if cancel is not None and cancel.is_set():
@@ -337,14 +333,11 @@ def run_sync(
             if result.cancelled:
                 break
     finally:
-        con.execute("RESET checkpoint_threshold")
         connector.close()
         if memory_limit is not None:
             con.execute(f"SET memory_limit = '{memory_limit}'")
     return result
 
-
-SYNC_CHECKPOINT_THRESHOLD = "1GB"
 
 SYNC_MEMORY_LIMIT = "64MB"
 """DuckDB's buffer pool while a sync writes: pages are written once and never read back, but
