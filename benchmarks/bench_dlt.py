@@ -12,39 +12,10 @@ comparison is skipped.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-
-SERVER = """
-import sys
-from tether.sandbox import shopify
-server = shopify.serve(shopify.Scenario(orders={orders}, skus=200, access_token={token!r},
-                                        history_days=3000, bulk_delay_ms=0,
-                                        bucket_size=1e12, restore_rate=1e12)).start()
-print(server.url, flush=True)
-sys.stdin.read()
-"""
-
-
-@contextlib.contextmanager
-def _sandbox(orders: int, token: str) -> Iterator[str]:
-    """The sandbox in its own process with throttling off (dlt does not handle THROTTLED)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER.format(orders=orders, token=token)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.kill()
-        proc.wait()
-
 
 ORDERS = 20_000
 TOKEN = "shpat_bench_dlt"
@@ -95,9 +66,11 @@ def main() -> None:
     if probe.returncode != 0:
         print("dlt: skipped (set DLT_PYTHON to a Python with dlt[duckdb] installed)")
         return
-    from benchmarks.bench_sync import end_to_end
+    from benchmarks.bench_sync import _sandbox, end_to_end
 
-    with _sandbox(ORDERS, TOKEN) as url, tempfile.TemporaryDirectory() as tmp:
+    # Throttling off: dlt does not understand Shopify's THROTTLED answers.
+    unthrottled = {"bucket_size": 1e12, "restore_rate": 1e12}
+    with _sandbox(ORDERS, TOKEN, **unthrottled) as url, tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
             [python, "-c", DLT_PIPELINE, url, TOKEN, str(PAGE), f"{tmp}/dlt.duckdb"],
             capture_output=True, text=True, timeout=1800,
@@ -107,9 +80,7 @@ def main() -> None:
         return
     rows, seconds = proc.stdout.split()[-2:]
     dlt_rate = int(rows) / float(seconds)
-    started = time.perf_counter()
     tether = end_to_end(ORDERS * 5)  # bulk full sync, as Tether syncs a store the first time
-    del started
     print(
         f"dlt rest_api → duckdb (paged GraphQL, {PAGE}/page, throttling off): {int(rows):,} orders "
         f"in {float(seconds):.1f} s = {dlt_rate:,.0f} orders/s"

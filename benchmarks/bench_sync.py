@@ -61,17 +61,21 @@ SERVER = """
 import sys
 from tether.sandbox import shopify
 server = shopify.serve(shopify.Scenario(orders={orders}, skus=200, access_token={token!r},
-                                        history_days=3000, bulk_delay_ms=0)).start()
+                                        history_days=3000, bulk_delay_ms=0{extra})).start()
 print(server.url, flush=True)
 sys.stdin.read()
 """
 
 
 @contextlib.contextmanager
-def _sandbox(orders: int, token: str) -> Iterator[str]:
-    """The Shopify sandbox in its own process, as the real service would be (not sharing our GIL)."""
+def _sandbox(orders: int, token: str, **scenario: Any) -> Iterator[str]:
+    """The Shopify sandbox in its own process, as the real service would be (not sharing our GIL).
+
+    ``scenario`` adds Scenario switches, e.g. ``restore_rate=1e12`` to turn throttling off.
+    """
+    extra = "".join(f", {key}={value!r}" for key, value in scenario.items())
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER.format(orders=orders, token=token)],
+        [sys.executable, "-c", SERVER.format(orders=orders, token=token, extra=extra)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
