@@ -35,6 +35,10 @@ class SandboxServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def serve_forever(self, poll_interval: float = 0.05) -> None:
+        # A short poll makes stop() quick: tests start and stop many servers.
+        super().serve_forever(poll_interval)
+
     def start(self) -> Self:
         self._thread = threading.Thread(target=self.serve_forever, name="sandbox", daemon=True)
         self._thread.start()

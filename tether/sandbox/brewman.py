@@ -234,9 +234,6 @@ class Brewery:
 class BrewmanServer(SandboxServer):
     scenario: Scenario
 
-    def serve_forever(self, poll_interval: float = 0.05) -> None:
-        super().serve_forever(poll_interval)  # a short poll makes stop() quick in tests
-
     def __init__(self, scenario: Scenario, host: str, port: int) -> None:
         super().__init__(BrewmanHandler, scenario, host, port)
         self.brewery = Brewery(scenario)

@@ -215,15 +215,6 @@ class ShopifySandbox(SandboxServer):
         self.requests = 0
         """GraphQL requests answered (tests assert on retries and page counts)."""
 
-    def start(self) -> ShopifySandbox:
-        # A short poll interval makes stop() quick (tests start and stop many servers).
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-shopify"
-        )
-        self._thread.daemon = True
-        self._thread.start()
-        return self
-
     def server_close(self) -> None:
         super().server_close()
         for job in self.jobs.values():

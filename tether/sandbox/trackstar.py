@@ -286,9 +286,6 @@ def _decode_token(token: str, params: dict[str, str]) -> int:
 class TrackStarServer(SandboxServer):
     scenario: Scenario
 
-    def serve_forever(self, poll_interval: float = 0.05) -> None:
-        super().serve_forever(poll_interval)  # a short poll makes stop() quick in tests
-
     def __init__(self, scenario: Scenario, host: str, port: int) -> None:
         super().__init__(TrackStarHandler, scenario, host, port)
         self.catalogue = Catalogue(scenario)
