@@ -647,14 +647,24 @@ def _optional_channel(
     return channel if channel is not None else unmapped_channel(channel_ext, external_id)
 
 
+def _sku_and_channel(
+    external_id: str, record: Mapping[str, Any], m: Mappings
+) -> tuple[str, str | None] | list[RecordError]:
+    """The record's SKU and (optional) channel as Tether codes, or every reason they are not."""
+    sku = _sku(_text(record, "sku"), external_id, m)
+    channel = _optional_channel(_text(record, "channel"), external_id, m)
+    if isinstance(sku, RecordError) or isinstance(channel, RecordError):
+        return [e for e in (sku, channel) if isinstance(e, RecordError)]
+    return sku, channel
+
+
 def _history_row(
     external_id: str, record: Mapping[str, Any], m: Mappings
 ) -> tuple[tuple[Any, ...] | None, list[RecordError]]:
-    sku = _sku(_text(record, "sku"), external_id, m)
-    channel = _optional_channel(_text(record, "channel"), external_id, m)
-    errors = [e for e in (sku, channel) if isinstance(e, RecordError)]
-    if errors:
-        return None, errors
+    mapped = _sku_and_channel(external_id, record, m)
+    if isinstance(mapped, list):
+        return None, mapped
+    sku, channel = mapped
     return (
         external_id,
         _date(record, "date"),
@@ -692,11 +702,10 @@ def _inventory_row(
 def _price_row(
     external_id: str, record: Mapping[str, Any], m: Mappings
 ) -> tuple[tuple[Any, ...] | None, list[RecordError]]:
-    sku = _sku(_text(record, "sku"), external_id, m)
-    channel = _optional_channel(_text(record, "channel"), external_id, m)
-    errors = [e for e in (sku, channel) if isinstance(e, RecordError)]
-    if errors:
-        return None, errors
+    mapped = _sku_and_channel(external_id, record, m)
+    if isinstance(mapped, list):
+        return None, mapped
+    sku, channel = mapped
     return (
         external_id,
         sku,
@@ -710,11 +719,10 @@ def _price_row(
 def _forecast_row(
     external_id: str, record: Mapping[str, Any], m: Mappings
 ) -> tuple[tuple[Any, ...] | None, list[RecordError]]:
-    sku = _sku(_text(record, "sku"), external_id, m)
-    channel = _optional_channel(_text(record, "channel"), external_id, m)
-    errors = [e for e in (sku, channel) if isinstance(e, RecordError)]
-    if errors:
-        return None, errors
+    mapped = _sku_and_channel(external_id, record, m)
+    if isinstance(mapped, list):
+        return None, mapped
+    sku, channel = mapped
     return (
         external_id,
         _text(record, "version"),
