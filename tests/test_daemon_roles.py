@@ -22,10 +22,30 @@ from daemon_support import running_daemon, shop_workspace
 GROUP = "tether_t_sock"
 VIEWER, OPERATOR, OUTSIDER = "tether_t_viewer", "tether_t_oper", "tether_t_outside"
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"),
-    reason="needs root, useradd and setpriv to act as other users",
-)
+
+def _others_can_import_tether() -> bool:
+    """Other users must reach this checkout and its venv (a `mktemp -d` clone is 0700)."""
+    import httpx
+
+    import tether
+
+    for module in (tether, httpx):
+        for folder in Path(str(module.__file__)).resolve().parents:
+            if not folder.stat().st_mode & stat.S_IXOTH:
+                return False
+    return True
+
+
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"),
+        reason="needs root, useradd and setpriv to act as other users",
+    ),
+    pytest.mark.skipif(
+        not _others_can_import_tether(),
+        reason="other users cannot traverse the checkout or its venv (a parent folder lacks o+x)",
+    ),
+]
 
 CLIENT = """
 import json, sys
