@@ -20,12 +20,16 @@ def make_app(source: MonitorSource | None = None, **kwargs: Any) -> MonitorApp:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let messages, workers and actions finish (twice: a worker's result may start another)."""
+    """Let messages, workers and actions finish — until a pass starts no new worker (a worker's
+    result may start another, e.g. a sync's result starts a refresh; under load the chain is
+    longer than any fixed number of passes)."""
     app = pilot.app
-    for _ in range(2):
+    for _ in range(50):
         await pilot.pause()
         await app.workers.wait_for_complete()
-    await pilot.pause()
+        await pilot.pause()
+        if not any(w.is_running or w.state.name == "PENDING" for w in app.workers):
+            break
 
 
 async def press(pilot: Pilot[Any], *keys: str) -> None:
