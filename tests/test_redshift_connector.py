@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -97,6 +98,49 @@ def test_resuming_from_any_page_cursor_misses_no_row_even_when_values_tie(
         read_so_far = {s for p in pages[: i + 1] for s in (r["sku"] for r in p.records)}
         assert set(everything) == read_so_far | set(resumed)
     assert pages[-1].cursor == {"column": "version", "value": 14}
+
+
+@pytest.mark.parametrize(
+    ("column", "expression", "last"),
+    [
+        ("day", "DATE '2024-03-01' + i / 10", "2024-03-10"),
+        ("amount", "(i / 10 * 1.25)::numeric(10, 2)", "11.25"),
+        ("changed_at", "TIMESTAMPTZ '2025-06-01 00:00:00+00' + (i / 10) * INTERVAL '1 hour'",
+         "2025-06-01 09:00:00+00"),
+    ],
+)  # fmt: skip
+def test_date_decimal_and_timestamptz_cursors_resume_where_their_page_ended(
+    postgres: PostgresServer,
+    redshift_credentials: dict[str, str],
+    column: str,
+    expression: str,
+    last: str,
+) -> None:
+    # These types travel as text (the driver decodes them slowly); values must come back typed
+    # and the text cursor must bind back as the column's type.
+    table = f"sales.by_{column}"
+    postgres.psql(
+        f"CREATE TABLE IF NOT EXISTS {table} AS SELECT DATE '2024-02-01' + i AS date, "
+        "'SKU-' || lpad(i::text, 5, '0') AS sku, 'pos' AS channel, 1 AS quantity, "
+        f"2.5::numeric(8, 2) AS revenue, {expression} AS {column} "
+        f"FROM generate_series(0, 99) AS i; ALTER TABLE {table} OWNER TO tether_reader;",
+        database="analytics",
+    )
+    sql = f"SELECT * FROM {table} WHERE {column} > %(cursor)s"
+    conn = connector(redshift_credentials, sql=sql, cursor_column=column, page_size=25)
+
+    pages = fetch_all(conn)
+
+    assert pages[-1].cursor == {"column": column, "value": last}
+    first = pages[0].records[0]
+    assert first["date"] == dt.date(2024, 2, 1) and first["revenue"] == 2.5
+    assert type(first[column]) is {"day": dt.date, "amount": float, "changed_at": dt.datetime}[
+        column
+    ]
+    middle = pages[1].cursor  # the page ends inside a group of 10 equal values
+    assert middle is not None
+    resumed = [r["sku"] for p in fetch_all(conn, middle) for r in p.records]
+    assert resumed[0] == "SKU-00040" and len(resumed) == 60
 
 
 def test_full_sync_ignores_the_stored_cursor(redshift_credentials: dict[str, str]) -> None:

@@ -34,18 +34,68 @@ sales_forecast (aggregate rows)::
      "sku": "ABC-12", "channel": "web", "quantity": 40}
 
 Timestamps are ISO-8601 strings (UTC, ``Z``) or ``datetime``; dates are ``YYYY-MM-DD`` or ``date``.
+
+A page's records are a list of dicts, or ``ColumnRecords`` when the service hands back columns
+(the warehouses): the same records, held column by column so the engine's column mapper never
+builds a dict per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, overload
 
 from pydantic import BaseModel, ConfigDict
 
 Cursor = dict[str, Any]
 """Where the next fetch resumes; JSON-serialisable, opaque to the engine."""
+
+
+class ColumnRecords(Sequence[dict[str, Any]]):
+    """Records held as equal-length columns: ``records[i]`` is record ``i`` as a dict, built on
+    demand (the row mappers and stored payloads need it only for the few records that fail);
+    ``column(name)`` is one field of every record, without a dict per row."""
+
+    __slots__ = ("_columns", "_length")
+
+    def __init__(self, columns: Mapping[str, list[Any]]) -> None:
+        lengths = {len(values) for values in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+        self._columns = dict(columns)
+        self._length = lengths.pop() if lengths else 0
+
+    def column(self, name: str) -> list[Any]:
+        """The field ``name`` of every record (``None`` where absent, like ``dict.get``)."""
+        values = self._columns.get(name)
+        return [None] * self._length if values is None else values
+
+    def names(self) -> list[str]:
+        return list(self._columns)
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError("record index out of range")
+        return {name: values[index] for name, values in self._columns.items()}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names = list(self._columns)
+        for values in zip(*self._columns.values(), strict=True):
+            yield dict(zip(names, values, strict=True))
 
 
 @dataclass(frozen=True)
@@ -117,8 +167,8 @@ def capabilities(*names: str) -> tuple[CapabilitySpec, ...]:
 
 @dataclass(frozen=True)
 class Page:
-    records: list[dict[str, Any]]
-    """Canonical records (see module docstring)."""
+    records: Sequence[dict[str, Any]]
+    """Canonical records (see module docstring): a list of dicts or ``ColumnRecords``."""
     cursor: Cursor | None
     """Where the next run resumes if this page commits; ``None`` keeps the previous cursor."""
     raw_count: int | None = None

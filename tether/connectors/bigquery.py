@@ -8,7 +8,7 @@ each result page the cursor is the largest ``cursor_column`` value seen so far, 
 should ``ORDER BY`` the cursor column for a crash mid-result to resume without gaps.
 
 Results are read a page at a time (``job.result(page_size=…)`` over ``.pages``, page tokens on
-the wire); each page becomes one ``Page`` of canonical records (``warehouse.rows_to_records``).
+the wire); each page becomes one ``Page`` of canonical records (``warehouse.columns_to_records``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tether.connectors.warehouse import (
     WarehouseQuery,
     WarehouseSettings,
     check_columns,
-    rows_to_records,
+    columns_to_records,
 )
 from tether.errors import (
     AuthError,
@@ -197,14 +197,14 @@ class BigQueryConnector:
                 )
             width = len(names)
             columns = [_column(cells[i::width], convert) for i, convert in enumerate(converters)]
-            rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
             page_cursor: Cursor | None = None
             if cursor_index is not None:
                 seen = [v for v in columns[cursor_index] if v is not None]
                 if seen:
                     high = max(high, *seen)
                 page_cursor = {"value": _cursor_json(high), "type": kind}
-            yield Page(records=rows_to_records(capability, rows), cursor=page_cursor)
+            records = columns_to_records(capability, dict(zip(names, columns, strict=True)))
+            yield Page(records=records, cursor=page_cursor)
 
     def _cursor_index(
         self,

@@ -9,12 +9,12 @@ missing or mistyped column fails the execution with SOURCE_ERROR naming the colu
 
 from __future__ import annotations
 
-from operator import itemgetter
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tether.connectors.base import ServiceSettings, capabilities
+from tether.connectors.base import ColumnRecords, ServiceSettings, capabilities
 from tether.errors import DataError
 
 REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
@@ -84,55 +84,77 @@ def check_columns(capability: str, columns: dict[str, str], service: str) -> Non
             )
 
 
-def rows_to_records(capability: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Turn result rows into canonical records (see ``connectors.base``).
+def columns_to_records(capability: str, columns: dict[str, list[Any]]) -> Sequence[dict[str, Any]]:
+    """A result page, column by column, as canonical records.
 
-    ``rows`` are the caller's own fresh dicts (one per result row); aggregate capabilities
-    complete them in place rather than copying 100,000s of dicts per second.
+    Orders group their line rows into one record each; every other capability's rows are its
+    records, kept as ``ColumnRecords`` (no dict per row) with ``external_id`` made from the
+    capability's key columns unless the query returns one.
     """
     if capability in ("sales_orders", "pending_sales"):
-        orders: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            oid = str(r["order_id"])
-            order = orders.get(oid)
-            if order is None:
-                order = orders[oid] = {
-                    "external_id": oid,
-                    "order_number": oid,
-                    "channel": r["channel"],
-                    "ordered_at": r["ordered_at"],
-                    "updated_at": r.get("updated_at", r["ordered_at"]),
-                    "currency": r.get("currency"),
-                    "financial_status": r.get("financial_status"),
-                    "lines": [],
-                }
-            order["lines"].append(
-                {
-                    "external_id": str(r["line_id"]),
-                    "sku": None if r["sku"] is None else str(r["sku"]),
-                    "quantity": r["quantity"],
-                    "unit_price": r["unit_price"],
-                    "warehouse": r.get("warehouse"),
-                }
-            )
-        return list(orders.values())
-    key_columns = {
-        "sales_history": ("date", "sku", "channel"),
-        "warehouse_inventory": ("warehouse", "sku"),
-        "products": ("sku",),
-        "channels": ("channel",),
-        "pricing": ("sku", "channel", "valid_from"),
-        "forecast_versions": ("version",),
-        "sales_forecast": ("version", "date", "sku", "channel"),
-    }[capability]
-    if capability == "channels":
-        for r in rows:
-            r["external_id"] = str(r["channel"])
-        return rows
-    key = itemgetter(*key_columns)  # a hot loop: ~100k rows/s must leave time for the driver
-    compound = len(key_columns) > 1
+        names = list(columns)
+        rows = zip(*columns.values(), strict=True)
+        return _orders([dict(zip(names, row, strict=True)) for row in rows])
+    if "external_id" not in columns:
+        keys = [columns.get(name) or [None] * _length(columns) for name in KEY_COLUMNS[capability]]
+        columns = {**columns, "external_id": _joined(keys)}
+    return ColumnRecords(columns)
+
+
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sales_history": ("date", "sku", "channel"),
+    "warehouse_inventory": ("warehouse", "sku"),
+    "products": ("sku",),
+    "channels": ("channel",),
+    "pricing": ("sku", "channel", "valid_from"),
+    "forecast_versions": ("version",),
+    "sales_forecast": ("version", "date", "sku", "channel"),
+}
+"""The columns whose values, joined with ``|``, identify a row of each capability."""
+
+
+def _length(columns: dict[str, list[Any]]) -> int:
+    return len(next(iter(columns.values()), []))
+
+
+def _joined(keys: list[list[Any]]) -> list[str]:
+    """``"|".join(str(v) ...)`` of each row's key values (a hot loop: it runs in C on text)."""
+    texts = [_texts(values) for values in keys]
+    return texts[0] if len(texts) == 1 else list(map("|".join, zip(*texts, strict=True)))
+
+
+def _texts(values: list[Any]) -> list[str]:
+    """``str`` of each value; dates and numbers (few distinct per page) are formatted once."""
+    if {str}.issuperset(map(type, values)):
+        return values
+    text = {v: str(v) for v in set(values)}
+    return [text[v] for v in values]
+
+
+def _orders(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Line rows (one per order line) grouped into one order record each."""
+    orders: dict[str, dict[str, Any]] = {}
     for r in rows:
-        if "external_id" not in r:
-            parts = key(r)
-            r["external_id"] = "|".join(map(str, parts)) if compound else str(parts)
-    return rows
+        oid = str(r["order_id"])
+        order = orders.get(oid)
+        if order is None:
+            order = orders[oid] = {
+                "external_id": oid,
+                "order_number": oid,
+                "channel": r["channel"],
+                "ordered_at": r["ordered_at"],
+                "updated_at": r.get("updated_at", r["ordered_at"]),
+                "currency": r.get("currency"),
+                "financial_status": r.get("financial_status"),
+                "lines": [],
+            }
+        order["lines"].append(
+            {
+                "external_id": str(r["line_id"]),
+                "sku": None if r["sku"] is None else str(r["sku"]),
+                "quantity": r["quantity"],
+                "unit_price": r["unit_price"],
+                "warehouse": r.get("warehouse"),
+            }
+        )
+    return list(orders.values())

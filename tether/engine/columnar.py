@@ -22,6 +22,7 @@ from datetime import date, datetime
 from itertools import compress
 from typing import Any
 
+from tether.connectors.base import ColumnRecords
 from tether.engine.mapping import (
     _AGGREGATE,
     InvalidRecord,
@@ -86,13 +87,10 @@ def map_aggregate(
         return MappedPage([], [upsert])
     slow: set[int] = set()
     """Positions of the records for the row path."""
-    rows: Sequence[Any] = records
-    if not all(r.__class__ is dict for r in records):
-        slow.update(i for i, r in enumerate(records) if r.__class__ is not dict)
-        rows = [r if r.__class__ is dict else {} for r in records]
+    column_of = _column_reader(records, slow)
     misses: list[tuple[str, list[Any], list[int]]] = []
     columns = [
-        _column(column_kind(name, kind), [r.get(name) for r in rows], name, mappings, slow, misses)
+        _column(column_kind(name, kind), column_of(name), name, mappings, slow, misses)
         for name, kind in table.columns
     ]
     unmapped = _unmapped(columns[0], misses, slow)
@@ -125,6 +123,18 @@ def map_aggregate(
         upsert.arrow.append(_arrow_table(table, columns))
     item = _item(label, len(records), count, errors, not_loaded, dry_run)
     return MappedPage([item], [upsert])
+
+
+def _column_reader(records: Sequence[Any], slow: set[int]) -> Callable[[str], list[Any]]:
+    """How to read one field of every record: straight from ``ColumnRecords``, else from each
+    dict (records that are not objects join ``slow``, for the row path to say why)."""
+    if isinstance(records, ColumnRecords):
+        return lambda name: list(records.column(name))  # a copy: rows of the row path go in it
+    rows: Sequence[Any] = records
+    if not all(r.__class__ is dict for r in records):
+        slow.update(i for i, r in enumerate(records) if r.__class__ is not dict)
+        rows = [r if r.__class__ is dict else {} for r in records]
+    return lambda name: [r.get(name) for r in rows]
 
 
 def _item(
