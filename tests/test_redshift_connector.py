@@ -134,9 +134,9 @@ def test_date_decimal_and_timestamptz_cursors_resume_where_their_page_ended(
     assert pages[-1].cursor == {"column": column, "value": last}
     first = pages[0].records[0]
     assert first["date"] == dt.date(2024, 2, 1) and first["revenue"] == 2.5
-    assert type(first[column]) is {"day": dt.date, "amount": float, "changed_at": dt.datetime}[
-        column
-    ]
+    assert (
+        type(first[column]) is {"day": dt.date, "amount": float, "changed_at": dt.datetime}[column]
+    )
     middle = pages[1].cursor  # the page ends inside a group of 10 equal values
     assert middle is not None
     resumed = [r["sku"] for p in fetch_all(conn, middle) for r in p.records]
