@@ -195,3 +195,6 @@ def register_fake(monkeypatch: Any) -> None:
 
     monkeypatch.setitem(registry.connectors(), "fake", FakeConnector)
     FakeConnector.fetched.clear()
+    # The fake records each fetch in this process (tests assert on it); a forked fetch worker
+    # would record it in the child. Real connectors keep the default worker process.
+    monkeypatch.setenv("TETHER_FETCH_WORKER", "thread")

@@ -263,7 +263,7 @@ def test_bulk_full_sync_returns_every_order_with_its_lines(
 ) -> None:
     paged = records(list(connect(store, clock).fetch("sales_orders", None)))
 
-    pages = list(connect(store, clock, bulk=True, page_size=10).fetch("sales_orders", None))
+    pages = list(connect(store, clock, bulk=True, bulk_page_size=100).fetch("sales_orders", None))
 
     assert records(pages) == paged
     assert all(len(p.records) <= 100 for p in pages) and len(pages) > 1

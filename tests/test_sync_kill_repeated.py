@@ -34,7 +34,14 @@ def test_repeated_kill_9_loses_and_duplicates_nothing(
     workspace.mappings("sku", MAPPED_SKUS)
     workspace.mappings("channel", MAPPED_CHANNELS)
     settings = {"records": RECORDS, "page_size": 5}
-    workspace.integration("shop", "fake", ["sales_orders"], settings={**settings, "sleep_s": 0.03})
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    workspace.integration(
+        "shop",
+        "fake",
+        ["sales_orders"],
+        settings={**settings, "sleep_s": 0.03, "marker_dir": str(markers)},
+    )
     workspace.apply()
     code = RUNNER.format(tests=str(Path(__file__).parent), root=str(workspace.root))
     env = {**os.environ, "TETHER_NO_DAEMON": "1"}
@@ -42,8 +49,15 @@ def test_repeated_kill_9_loses_and_duplicates_nothing(
     offsets = [0]
     kills = 0
     for _ in range(KILLS):
+        for marker in markers.iterdir():
+            marker.unlink()
         proc = subprocess.Popen([sys.executable, "-c", code], env=env)
-        time.sleep(chance.uniform(0.3, 1.2))  # start-up, then somewhere in the page loop
+        # Wait out the start-up (slow on a loaded machine), then kill somewhere in the page loop.
+        deadline = time.monotonic() + 60
+        while not (markers / "committed-1").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "the sync never reached its first page"
+            time.sleep(0.01)
+        time.sleep(chance.uniform(0.0, 0.8))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1

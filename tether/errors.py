@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class TetherError(Exception):
@@ -19,6 +20,18 @@ class TetherError(Exception):
 
     def render(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle every attribute (the hint, a subclass's fields), not just ``args``: errors
+        # cross from the fetch worker process to the sync.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[TetherError], args: tuple[Any, ...], state: dict[str, Any]) -> TetherError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 @dataclass(frozen=True, order=True)

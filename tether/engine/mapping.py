@@ -193,6 +193,8 @@ class Upsert:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     arrow: list[Any] = field(default_factory=list)
     """More rows, as Arrow tables (``columnar.arrow_schema``) inserted after ``rows``."""
+    prepared: Any = None
+    """``rows`` and ``arrow`` as the one Arrow table to insert (``writer.prepare_upsert``)."""
 
 
 @dataclass

@@ -28,17 +28,17 @@ Entry point for the CLI operations and the daemon::
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether.config.project import Workspace
 from tether.connectors.base import Connector, Page
 from tether.engine import retry
 from tether.engine.mapping import CAPABILITY_TABLES, MappedPage, Mappings, map_page
+from tether.engine.worker import fetch_pages
 from tether.engine.writer import DuplicateRunError, Execution, SyncWriter, open_items
 from tether.errors import (
     ConnectorError,
@@ -372,58 +372,6 @@ def _bytes(size: str) -> float:
         return float("inf")
 
 
-_DONE = object()
-
-
-def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Fetch (and map) the next pages in a background thread while the current one is written.
-
-    The connector's generator runs entirely in that thread; at most ``depth`` fetched pages wait
-    (bounded memory). Pages come out in order, and an error the connector raises comes out after
-    the pages fetched before it, so those still commit first. Closing this iterator stops the
-    thread and closes the connector's generator there.
-    """
-    waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(value: object) -> bool:
-        while not stop.is_set():
-            try:
-                waiting.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                if not put(page):
-                    break
-            else:
-                put(_DONE)
-        except BaseException as exc:
-            put(exc)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="tether-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            value = waiting.get()
-            if value is _DONE:
-                return
-            if isinstance(value, BaseException):
-                raise value
-            yield cast(T, value)
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
 def _mapped(
     pages: Iterator[Page], capability: str, mappings: Mappings, dry_run: bool
 ) -> Iterator[tuple[Page, MappedPage]]:
@@ -489,11 +437,10 @@ def _sync_capability(
             remapped, loaded = retry.remap_open_items(writer, execution, mappings, emit)
             result.remapped += remapped
             result.loaded += loaded
-        # Mapping is pure Python and runs in the fetch thread, so it overlaps the page writes,
-        # which spend most of their time in DuckDB without the GIL (measured: 2.5 CPU-s of
-        # engine work per 89k orders, half of it inside DuckDB statements and COMMITs).
-        pages = prefetch(
-            _mapped(connector.fetch(capability, cursor), capability, mappings, dry_run)
+        # Fetching and mapping run in the fetch worker (a child process), so they overlap the
+        # page writes here, which spend most of their time in DuckDB.
+        pages = fetch_pages(
+            lambda: _mapped(connector.fetch(capability, cursor), capability, mappings, dry_run)
         )
         try:
             for page, mapped in pages:

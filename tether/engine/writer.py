@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from tether.connectors.base import AGGREGATE_CAPABILITIES, Cursor
@@ -631,8 +632,17 @@ class SyncWriter:
         self.con.execute(sql, params)
 
 
+def prepare_upsert(upsert: Upsert) -> None:
+    """Convert the upsert's rows to the Arrow table the writer inserts, ahead of the write (the
+    fetch worker does it, so the process that writes only runs SQL)."""
+    upsert.prepared = _arrow_rows(upsert)
+    upsert.rows, upsert.arrow = [], []
+
+
 def _arrow_rows(upsert: Upsert) -> pa.Table | None:
     """The upsert's rows as an Arrow table (the last copy of each record), or None if none."""
+    if upsert.prepared is not None or not (upsert.rows or upsert.arrow):
+        return upsert.prepared
     if upsert.arrow:
         from tether.engine.columnar import upsert_table
 
@@ -688,9 +698,10 @@ def _last_per_key(upsert: Upsert) -> list[tuple[Any, ...]]:
             return upsert.rows
         latest = {row[key]: row for row in upsert.rows}
     else:
-        latest = {(row[key], row[external_id]): row for row in upsert.rows}
-        if len(latest) == len(upsert.rows):
+        # (order, line) pairs are unique when the line ids alone are: the usual case, in C
+        if len(set(map(itemgetter(external_id), upsert.rows))) == len(upsert.rows):
             return upsert.rows
+        latest = {(row[key], row[external_id]): row for row in upsert.rows}
     return list(latest.values())
 
 

@@ -1,0 +1,209 @@
+"""The fetch worker: a capability's pages fetched and mapped in a child process.
+
+Fetching (HTTP and JSON, or a database driver decoding rows) and mapping are pure Python;
+writing a page is mostly DuckDB, which runs without the GIL. In one process the two share the
+GIL and a sync uses about one core. With the fetch in a child, the child's Python and the
+parent's writes run on two cores (measured in ``benchmarks/``: see the README).
+
+The child is forked, so it starts at once and reuses what the parent already holds (the
+connector with its decrypted credentials, the mappings): nothing is sent to it. It sends each
+page back pickled, its rows already converted to Arrow (``prepare``). It never touches the
+state: it exits with ``os._exit`` (no inherited DuckDB handle is flushed or closed by it) and
+dies with its parent (``PR_SET_PDEATHSIG``), so a killed sync leaves no orphan fetching.
+
+Where ``fork`` is unavailable (not Linux), or with ``TETHER_FETCH_WORKER=thread``, pages are
+fetched in a thread of this process instead (``prefetch``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import queue
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import TypeVar, cast
+
+from tether.connectors.base import Page
+from tether.engine.mapping import MappedPage
+from tether.engine.writer import prepare_upsert
+
+T = TypeVar("T")
+
+Produce = Callable[[], Iterator[tuple[Page, MappedPage]]]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def fetch_pages(produce: Produce) -> Iterator[tuple[Page, MappedPage]]:
+    """The pages of ``produce()``, fetched ahead of the caller in a child process or a thread.
+
+    Pages come out in order; an error raised while fetching comes out after the pages fetched
+    before it, so those still commit first. Closing the iterator stops the fetch.
+    """
+    if _use_process():
+        return _in_child(produce)
+    return prefetch(produce())
+
+
+def _use_process() -> bool:
+    choice = os.environ.get("TETHER_FETCH_WORKER", "process")
+    return choice != "thread" and sys.platform == "linux" and hasattr(os, "fork")
+
+
+# ---------------------------------------------------------------------------------- the child
+
+
+def _in_child(produce: Produce) -> Iterator[tuple[Page, MappedPage]]:
+    read_fd, write_fd = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # or the child would inherit, and later print, a copy of the buffer
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: fetch, send, and never return into the caller's code
+        os.close(read_fd)
+        code = 0
+        try:
+            _serve(Connection(write_fd, readable=False), produce, parent)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    reader = Connection(read_fd, writable=False)
+    try:
+        while True:
+            try:
+                message = reader.recv()
+            except EOFError:
+                raise RuntimeError(_vanished(pid)) from None
+            kind = message[0]
+            if kind == "done":
+                return
+            if kind == "error":
+                raise message[1]
+            yield message[1], message[2]
+    finally:
+        reader.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # stopped early (cancel, error): it may be mid-fetch
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _serve(writer: Connection, produce: Produce, parent: int) -> None:
+    """In the child: send ("page", head, mapped) per page, then ("done",) or ("error", exc)."""
+    _die_with(parent)
+    # The collector would walk every object inherited from the parent again and again (and
+    # copy each memory page it touches): set them aside, they are not this process's garbage.
+    gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        for page, mapped in produce():
+            for upsert in mapped.upserts:
+                prepare_upsert(upsert)
+            writer.send(("page", _head(page), mapped))
+        writer.send(("done",))
+    except BrokenPipeError:
+        return  # the parent stopped reading
+    except BaseException as exc:
+        writer.send(("error", _picklable(exc)))
+
+
+def _head(page: Page) -> Page:
+    """The page without its records (the parent needs only their count)."""
+    count = len(page.records) if page.raw_count is None else page.raw_count
+    return Page([], page.cursor, raw_count=count, waited_s=page.waited_s, notes=page.notes)
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        return RuntimeError(f"{type(exc).__name__}: {exc}\n(in the fetch worker)\n{text}")
+    return exc
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (e.g. a kill -9 of the sync)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _vanished(pid: int) -> str:
+    with contextlib.suppress(ChildProcessError):
+        _, status = os.waitpid(pid, os.WNOHANG)
+        if os.WIFSIGNALED(status):
+            return f"The fetch worker was killed by signal {os.WTERMSIG(status)}."
+    return "The fetch worker exited without finishing."
+
+
+# ---------------------------------------------------------------------------------- the thread
+
+_DONE = object()
+
+
+def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Fetch (and map) the next pages in a background thread while the current one is written.
+
+    The connector's generator runs entirely in that thread; at most ``depth`` fetched pages wait
+    (bounded memory). Pages come out in order, and an error the connector raises comes out after
+    the pages fetched before it, so those still commit first. Closing this iterator stops the
+    thread and closes the connector's generator there.
+    """
+    waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    break
+            else:
+                put(_DONE)
+        except BaseException as exc:
+            put(exc)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="tether-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value = waiting.get()
+            if value is _DONE:
+                return
+            if isinstance(value, BaseException):
+                raise value
+            yield cast(T, value)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+__all__ = ["fetch_pages", "prefetch"]
