@@ -136,6 +136,19 @@ def test_records_read_twice_in_one_sync_are_stored_once(shop: Shop) -> None:
     assert shop.q("SELECT count(*) FROM data.sales_order_lines") == [(24,)]
 
 
+def test_a_record_read_twice_in_one_sync_leaves_one_open_item(shop: Shop) -> None:
+    shop.setup(page_size=5, overlap=2, bad_channel_every=7)  # order-7: pages 3-7 and 6-10
+    assert shop("sync", "shop").exit_code == 0
+    assert shop.q(
+        "SELECT count(*), count(*) FILTER (WHERE resolved_by IS NULL) FROM sync_items "
+        "WHERE external_id = 'order-7'"
+    ) == [(2, 1)]
+    (execution,) = shop.json("executions")["executions"]
+    assert shop.q("SELECT DISTINCT resolved_by FROM sync_items WHERE resolved_by IS NOT NULL") == [
+        (execution["id"],)
+    ]
+
+
 def test_rate_limit_ends_partial_with_the_cursor_kept(shop: Shop) -> None:
     shop.setup(fail_after_pages=1, failure="rate_limited")
     result = shop("sync", "shop")

@@ -77,25 +77,43 @@ def _in_child(produce: Produce) -> Iterator[tuple[Page, MappedPage]]:
         finally:
             os._exit(code)
     os.close(write_fd)
-    reader = Connection(read_fd, writable=False)
-    try:
-        while True:
-            try:
-                message = reader.recv()
-            except EOFError:
-                raise RuntimeError(_vanished(pid)) from None
-            kind = message[0]
-            if kind == "done":
-                return
-            if kind == "error":
-                raise message[1]
-            yield message[1], message[2]
-    finally:
-        reader.close()
+    return _ChildPages(pid, Connection(read_fd, writable=False))
+
+
+class _ChildPages(Iterator[tuple[Page, MappedPage]]):
+    """The pages a forked child sends. The child starts fetching at once (before the first
+    ``next``), so the service is read while the caller gets ready; ``close`` stops it."""
+
+    def __init__(self, pid: int, reader: Connection) -> None:
+        self.pid, self.reader, self.finished = pid, reader, False
+
+    def __next__(self) -> tuple[Page, MappedPage]:
+        if self.finished:
+            raise StopIteration
+        try:
+            message = self.reader.recv()
+        except EOFError:
+            self.close()
+            raise RuntimeError(_vanished(self.pid)) from None
+        except BaseException:
+            self.close()
+            raise
+        if message[0] == "page":
+            return message[1], message[2]
+        self.close()
+        if message[0] == "error":
+            raise message[1]
+        raise StopIteration
+
+    def close(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.reader.close()
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)  # stopped early (cancel, error): it may be mid-fetch
+            os.kill(self.pid, signal.SIGKILL)  # stopped early (cancel, error): maybe mid-fetch
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+            os.waitpid(self.pid, 0)
 
 
 def _serve(writer: Connection, produce: Produce, parent: int) -> None:
@@ -145,11 +163,7 @@ def _die_with(parent: int) -> None:
 
 
 def _vanished(pid: int) -> str:
-    with contextlib.suppress(ChildProcessError):
-        _, status = os.waitpid(pid, os.WNOHANG)
-        if os.WIFSIGNALED(status):
-            return f"The fetch worker was killed by signal {os.WTERMSIG(status)}."
-    return "The fetch worker exited without finishing."
+    return f"The fetch worker (pid {pid}) ended without finishing; its last page is not saved."
 
 
 # ---------------------------------------------------------------------------------- the thread

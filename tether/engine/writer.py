@@ -73,7 +73,13 @@ class Execution:
     compare_hashes: bool = False
     """``sync_hashes`` held hashes of this domain type at start: unchanged records are skipped."""
     open_items: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    """External id → (execution_id, item id) of unresolved items a fresh fetch takes over."""
+    """External id → (execution_id, item id) of unresolved items of earlier executions that a
+    fresh fetch takes over (read when the execution starts)."""
+    opened: KeyFilter | None = None
+    """The external ids of the items this execution left open, for a later page that fetches
+    the same record again. Only a Bloom filter: their item ids are looked up in ``sync_items``
+    on a "maybe", since there can be as many open items as records (a dict of them took 17 MB
+    in a 1M-order first sync)."""
 
     def count(self, items: Sequence[Item]) -> None:
         """Add a page's items to the statistics (aggregate items count their records)."""
@@ -102,48 +108,74 @@ class Execution:
         return "partial" if self.failed or self.partial_mapped else "success"
 
 
-class FreshKeys:
+class KeyFilter:
+    """A Bloom filter of string keys: "maybe added" / "certainly not", in fixed memory.
+
+    It works on a page of keys at once with numpy (a Python loop cost ~1 µs per key, and a
+    first sync passes every key through it).
+    """
+
+    BITS = 1 << 23
+    """1 MiB: about 1 false "maybe" in 100,000 lookups with 60k keys added, 3% with 1M."""
+
+    def __init__(self) -> None:
+        self.bits: Any = None
+        """Allocated (and numpy imported) at the first page, while the fetch worker starts."""
+
+    def add(self, keys: Sequence[str]) -> None:
+        for byte, bit in self._positions(keys):
+            # one bit value at a time: a byte repeated in one fancy-indexed |= gets one write
+            for b in range(8):
+                self.bits[byte[bit == b]] |= 1 << b
+
+    def maybe_added(self, keys: Sequence[str]) -> list[str]:
+        """The ``keys`` that were (maybe) added."""
+        import numpy as np
+
+        maybe = np.ones(len(keys), np.bool_)
+        for byte, bit in self._positions(keys):
+            maybe &= (self.bits[byte] >> bit) & 1 != 0
+        return [keys[i] for i in np.flatnonzero(maybe).tolist()]
+
+    def _positions(self, keys: Sequence[str]) -> list[tuple[Any, Any]]:
+        """(byte, bit) of each of the three hashes of every key."""
+        import numpy as np
+
+        if self.bits is None:
+            self.bits = np.zeros(self.BITS >> 3, np.uint8)
+        hashes = np.fromiter(map(hash, keys), np.int64, len(keys)).view(np.uint64)
+        mask = np.uint64(self.BITS - 1)
+        positions = []
+        for shifted in (hashes, hashes >> np.uint64(21), (hashes >> np.uint64(42)) ^ hashes):
+            position = shifted & mask
+            positions.append(
+                ((position >> np.uint64(3)).astype(np.int64), (position & 7).astype(np.uint8))
+            )
+        return positions
+
+
+class FreshKeys(KeyFilter):
     """The keys one execution wrote into tables that were empty for its integration at start.
 
     Upserts delete a page's keys before inserting them, and that DELETE scans the table. When
     the tables started empty (a first sync), a key can only be present if this execution wrote
-    it, so the DELETE is needed only for keys written by an earlier page. This Bloom filter
-    answers "maybe written" / "certainly not" in fixed memory (16 MiB, whatever the volume); a
-    false "maybe" only costs a DELETE that finds nothing. It works on a whole page at once with
-    numpy (a first sync passes every key through it: a Python loop cost ~1 µs per key).
+    it, so the DELETE is needed only for keys written by an earlier page. A false "maybe" only
+    costs a DELETE that finds nothing.
     """
 
     BITS = 1 << 27
-
-    def __init__(self) -> None:
-        import numpy as np
-
-        self.bits = np.zeros(self.BITS >> 3, np.uint8)
+    """16 MiB, whatever the volume."""
 
     def seen_then_add(self, keys: Sequence[str]) -> set[str]:
         """Add ``keys``; return those (maybe) added by an earlier call.
 
         A key repeated within ``keys`` is not "seen": the page's upsert keeps one copy of it.
         """
-        import numpy as np
-
         if not keys:
             return set()
-        hashes = np.fromiter(map(hash, keys), np.int64, len(keys)).view(np.uint64)
-        mask = np.uint64(self.BITS - 1)
-        maybe = np.ones(len(keys), np.bool_)
-        bits = self.bits
-        for shifted in (hashes, hashes >> np.uint64(21), (hashes >> np.uint64(42)) ^ hashes):
-            position = shifted & mask
-            byte = (position >> np.uint64(3)).astype(np.int64)
-            bit = (position & np.uint64(7)).astype(np.uint8)
-            maybe &= (bits[byte] >> bit) & np.uint8(1) != 0
-            # one bit value at a time: a byte repeated in one fancy-indexed |= gets one write
-            for b in range(8):
-                bits[byte[bit == b]] |= np.uint8(1 << b)
-        if not maybe.any():
-            return set()
-        return {keys[i] for i in np.flatnonzero(maybe).tolist()}
+        seen = set(self.maybe_added(keys))
+        self.add(keys)
+        return seen
 
 
 def _now() -> datetime:
@@ -468,13 +500,31 @@ class SyncWriter:
 
     def _take_over(self, execution: Execution, items: Sequence[Item]) -> None:
         """A freshly fetched record takes over the older unresolved item of the same id."""
-        if not execution.open_items:
+        if not execution.open_items and execution.opened is None:
             return
+        fetched = [i.external_id for i in items if not i.aggregate and i.supersedes is None]
         old: list[tuple[int, int]] = []
-        for item in items:
-            if not item.aggregate and item.supersedes is None:
-                old.extend(execution.open_items.pop(item.external_id, ()))
+        if execution.open_items:
+            for external_id in fetched:
+                old.extend(execution.open_items.pop(external_id, ()))
+        if execution.opened is not None and fetched:
+            maybe = execution.opened.maybe_added(fetched)
+            if maybe:
+                old.extend(self._opened_here(execution, maybe))
         self.resolve(old, execution.id)
+
+    def _opened_here(self, execution: Execution, keys: list[str]) -> list[tuple[int, int]]:
+        """(execution_id, item id) of the items of ``keys`` this execution left open so far."""
+        import pyarrow as pa
+
+        rows = self._with_tables(
+            "SELECT execution_id, id FROM sync_items WHERE execution_id = ? "
+            f"AND external_id IN (SELECT k FROM {ARROW}) AND payload IS NOT NULL "
+            "AND resolved_by IS NULL",
+            [pa.table({"k": pa.array(keys, pa.string())})],
+            [execution.id],
+        ).fetchall()
+        return [(int(e), int(i)) for e, i in rows]
 
     def resolve(self, old: Sequence[tuple[int, int]], by_execution: int) -> None:
         """Mark items (execution_id, id) as taken over by ``by_execution``."""
@@ -537,9 +587,13 @@ class SyncWriter:
             return
         self._insert_errors(execution, items, ids)
         # Items still not fully loaded stay open; a later fetch of the same record takes over.
-        for item, new_id in zip(items, ids, strict=True):
-            if item.payload is not None and not item.aggregate and not execution.dry_run:
-                execution.open_items.setdefault(item.external_id, []).append((execution.id, new_id))
+        if execution.dry_run:
+            return
+        opened = [i.external_id for i in items if i.payload is not None and not i.aggregate]
+        if opened:
+            if execution.opened is None:
+                execution.opened = KeyFilter()
+            execution.opened.add(opened)
 
     def _insert_errors(self, execution: Execution, items: Sequence[Item], ids: list[int]) -> None:
         rows = [
