@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether.config.project import Workspace
-from tether.connectors.base import Connector, Cursor, Page
+from tether.connectors.base import AGGREGATE_CAPABILITIES, Connector, Cursor, Page
 from tether.engine import retry
 from tether.engine.mapping import CAPABILITY_TABLES, MappedPage, Mappings, map_page
 from tether.engine.worker import fetch_pages
@@ -390,10 +390,19 @@ def _bytes(size: str) -> float:
 
 def _mapped(
     pages: Iterator[Page], capability: str, mappings: Mappings, dry_run: bool
-) -> Iterator[tuple[Page, MappedPage]]:
-    """Each fetched page with its mapping (closing this closes the connector's generator)."""
+) -> Iterator[tuple[Page, MappedPage | None]]:
+    """Each fetched page with its mapping (closing this closes the connector's generator).
+
+    Aggregate pages come without one (``None``): they are mapped column by column where they
+    are written. Their decoding (a database driver's, mostly) is the fetch worker's bottleneck,
+    and the column mapping is cheap next to it, while the writer of such a page has time to
+    spare; an order page's mapping is row by row and stays in the fetch worker.
+    """
     try:
         for number, page in enumerate(pages, start=1):
+            if capability in AGGREGATE_CAPABILITIES:
+                yield page, None
+                continue
             label = f"page-{number}"
             yield page, map_page(capability, page.records, mappings, dry_run=dry_run, label=label)
     finally:
@@ -458,7 +467,7 @@ def _sync_capability(
 
 def _save_pages(
     writer: SyncWriter,
-    pages: Iterator[tuple[Page, MappedPage]],
+    pages: Iterator[tuple[Page, MappedPage | None]],
     capability: str,
     cursor: Cursor | None,
     result: RunResult,
@@ -483,6 +492,9 @@ def _save_pages(
             result.remapped += remapped
             result.loaded += loaded
         for page, mapped in pages:
+            if mapped is None:
+                label = f"page-{execution.pages + 1}"
+                mapped = map_page(capability, page.records, mappings, dry_run=dry_run, label=label)
             writer.save_page(
                 execution,
                 mapped,

@@ -36,12 +36,12 @@ from tether.engine.writer import prepare_upsert
 
 T = TypeVar("T")
 
-Produce = Callable[[], Iterator[tuple[Page, MappedPage]]]
+Produce = Callable[[], Iterator[tuple[Page, MappedPage | None]]]
 
 _PR_SET_PDEATHSIG = 1
 
 
-def fetch_pages(produce: Produce) -> Iterator[tuple[Page, MappedPage]]:
+def fetch_pages(produce: Produce) -> Iterator[tuple[Page, MappedPage | None]]:
     """The pages of ``produce()``, fetched ahead of the caller in a child process or a thread.
 
     Pages come out in order; an error raised while fetching comes out after the pages fetched
@@ -60,7 +60,7 @@ def _use_process() -> bool:
 # ---------------------------------------------------------------------------------- the child
 
 
-def _in_child(produce: Produce) -> Iterator[tuple[Page, MappedPage]]:
+def _in_child(produce: Produce) -> Iterator[tuple[Page, MappedPage | None]]:
     read_fd, write_fd = os.pipe()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -80,14 +80,14 @@ def _in_child(produce: Produce) -> Iterator[tuple[Page, MappedPage]]:
     return _ChildPages(pid, Connection(read_fd, writable=False))
 
 
-class _ChildPages(Iterator[tuple[Page, MappedPage]]):
+class _ChildPages(Iterator[tuple[Page, MappedPage | None]]):
     """The pages a forked child sends. The child starts fetching at once (before the first
     ``next``), so the service is read while the caller gets ready; ``close`` stops it."""
 
     def __init__(self, pid: int, reader: Connection) -> None:
         self.pid, self.reader, self.finished = pid, reader, False
 
-    def __next__(self) -> tuple[Page, MappedPage]:
+    def __next__(self) -> tuple[Page, MappedPage | None]:
         if self.finished:
             raise StopIteration
         try:
@@ -117,7 +117,8 @@ class _ChildPages(Iterator[tuple[Page, MappedPage]]):
 
 
 def _serve(writer: Connection, produce: Produce, parent: int) -> None:
-    """In the child: send ("page", head, mapped) per page, then ("done",) or ("error", exc)."""
+    """In the child: send ("page", head, mapped) per page (the page itself when it is not
+    mapped yet), then ("done",) or ("error", exc)."""
     _die_with(parent)
     # The collector would walk every object inherited from the parent again and again (and
     # copy each memory page it touches): set them aside, they are not this process's garbage.
@@ -126,6 +127,9 @@ def _serve(writer: Connection, produce: Produce, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         for page, mapped in produce():
+            if mapped is None:  # mapped by the parent: the records themselves cross
+                writer.send(("page", page, None))
+                continue
             for upsert in mapped.upserts:
                 prepare_upsert(upsert)
             writer.send(("page", _head(page), mapped))
