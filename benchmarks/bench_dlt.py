@@ -70,7 +70,7 @@ def main() -> None:
 
     # Throttling off: dlt does not understand Shopify's THROTTLED answers.
     unthrottled = {"bucket_size": 1e12, "restore_rate": 1e12}
-    with _sandbox(ORDERS, TOKEN, **unthrottled) as url, tempfile.TemporaryDirectory() as tmp:
+    with _sandbox(ORDERS, TOKEN, **unthrottled) as (url, _), tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
             [python, "-c", DLT_PIPELINE, url, TOKEN, str(PAGE), f"{tmp}/dlt.duckdb"],
             capture_output=True, text=True, timeout=1800,

@@ -2,9 +2,11 @@
 connector-only fetch rate measured in the same run (so the engine's own overhead is visible).
 
 Bars (issue: connectors): BigQuery sandbox → DuckDB ≥ 50,000 rows/s with the real client over
-REST; Redshift (real redshift_connector → PostgreSQL through the wire shim) ≥ 100,000 rows/s.
+REST; Redshift (real redshift_connector → PostgreSQL through the wire shim) ≥ 100,000 rows/s;
+RSS flat as rows grow 10x. Each `tether sync` is a fresh process (start-up included) at each
+size; its peak RSS is that of the process tree (the sync and its fetch worker), sampled.
 
-    python -m benchmarks.bench_warehouse_sync [--rows 200000] [--only bigquery|redshift]
+    python -m benchmarks.bench_warehouse_sync [--rows 100000 1000000] [--only bigquery|redshift]
 """
 
 from __future__ import annotations
@@ -66,15 +68,21 @@ def make_workspace(
     tether(root, "apply", "--auto-approve")
 
 
-def tether(root: Path, *args: str) -> tuple[float, str]:
+def tether(root: Path, *args: str) -> tuple[float, float]:
+    """Run ``tether ARGS`` in a fresh process: (wall seconds, peak RSS MB of its process tree)."""
+    from benchmarks.rss import TreeRss
+
     started = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tether", "-w", str(root), *args],
-        capture_output=True, text=True, env=os.environ | {"TETHER_NO_DAEMON": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=os.environ | {"TETHER_NO_DAEMON": "1"},
     )  # fmt: skip
+    with TreeRss(proc.pid) as rss:
+        out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"tether {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return time.perf_counter() - started, proc.stdout
+        raise RuntimeError(f"tether {' '.join(args)} failed:\n{out}\n{err}")
+    return time.perf_counter() - started, rss.peak_mb
 
 
 def loaded(root: Path) -> int:
@@ -98,37 +106,36 @@ def _serve_bigquery(rows: int, ready: Any, stop: Any) -> None:
         stop.wait()
 
 
-def bench_bigquery(rows: int) -> None:
+def bench_bigquery(sizes: list[int]) -> None:
     from benchmarks.bench_bigquery import measure
 
     ctx = mp.get_context("spawn")
-    ready, stop = ctx.Queue(), ctx.Event()
-    server = ctx.Process(target=_serve_bigquery, args=(rows, ready, stop), daemon=True)
-    server.start()
-    try:
-        url = ready.get(timeout=300)
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            make_workspace(
-                root, "bigquery", {"project_id": "bench", "service_account_json": "{}"},
-                {"base_url": url, "page_size": 10_000,
-                 "queries": {"sales_history": {"sql": BQ_SQL, "cursor_column": "updated_at"}}},
-            )  # fmt: skip
-            seconds, _ = tether(root, "sync", "wh")
-            fetched = loaded(root)
-            idle, _ = tether(root, "sync", "wh")  # nothing new: start-up, query, commit
-    finally:
-        stop.set()
-        server.join(timeout=10)
-    client_rows, _, client_s, _ = measure(rows)
-    print(
-        f"bigquery: tether sync {fetched:,} rows in {seconds:.2f} s = {fetched / seconds:,.0f} rows/s "
-        f"end to end (bar ≥ 50,000); connector alone {client_rows / client_s:,.0f} rows/s; "
-        f"a sync with nothing new takes {idle:.2f} s (load {os.getloadavg()[0]:.2f})"
-    )
+    results = []
+    for rows in sizes:
+        ready, stop = ctx.Queue(), ctx.Event()
+        server = ctx.Process(target=_serve_bigquery, args=(rows, ready, stop), daemon=True)
+        server.start()
+        try:
+            url = ready.get(timeout=300)
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp)
+                make_workspace(
+                    root, "bigquery", {"project_id": "bench", "service_account_json": "{}"},
+                    {"base_url": url, "page_size": 10_000,
+                     "queries": {"sales_history": {"sql": BQ_SQL, "cursor_column": "updated_at"}}},
+                )  # fmt: skip
+                seconds, peak = tether(root, "sync", "wh")
+                fetched = loaded(root)
+                idle, _ = tether(root, "sync", "wh")  # nothing new: start-up, query, commit
+                results.append((fetched, seconds, peak, idle))
+        finally:
+            stop.set()
+            server.join(timeout=10)
+    client_rows, _, client_s, _ = measure(sizes[-1])
+    _report("bigquery", results, 50_000, client_rows / client_s)
 
 
-def bench_redshift(rows: int) -> None:
+def bench_redshift(sizes: list[int]) -> None:
     from pg_server import (
         DATABASE,
         PASSWORD,
@@ -146,34 +153,55 @@ def bench_redshift(rows: int) -> None:
     except PostgresUnavailable as exc:
         print(f"redshift: skipped ({exc})")
         return
+    results = []
     try:
-        create_sales_daily(server, rows, table="sales.bench")
-        with shim_process(server.port) as port, tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            make_workspace(
-                root, "redshift",
-                {"host": "127.0.0.1", "port": str(port), "database": DATABASE, "user": USER,
-                 "password": PASSWORD},
-                {"ssl": False, "page_size": 10_000,
-                 "queries": {"sales_history": {"sql": RS_SQL, "cursor_column": "updated_at"}}},
-            )  # fmt: skip
-            fetch_rate(port, "sales.bench")  # warm-up: PostgreSQL sets hint bits on first read
-            seconds, _ = tether(root, "sync", "wh")
-            fetched = loaded(root)
-            idle, _ = tether(root, "sync", "wh")  # nothing new: start-up, query, commit
+        with shim_process(server.port) as port:
+            for rows in sizes:
+                create_sales_daily(server, rows, table="sales.bench")
+                fetch_rate(port, "sales.bench")  # warm-up: PostgreSQL sets hint bits on first read
+                with tempfile.TemporaryDirectory() as tmp:
+                    root = Path(tmp)
+                    make_workspace(
+                        root, "redshift",
+                        {"host": "127.0.0.1", "port": str(port), "database": DATABASE,
+                         "user": USER, "password": PASSWORD},
+                        {"ssl": False, "page_size": 10_000,
+                         "queries": {"sales_history": {"sql": RS_SQL,
+                                                       "cursor_column": "updated_at"}}},
+                    )  # fmt: skip
+                    seconds, peak = tether(root, "sync", "wh")
+                    fetched = loaded(root)
+                    idle, _ = tether(root, "sync", "wh")  # nothing new: start-up, query, commit
+                    results.append((fetched, seconds, peak, idle))
             client_rows, client_s, _, _ = fetch_rate(port, "sales.bench")
     finally:
         server.stop()
+    _report("redshift", results, 100_000, client_rows / client_s)
+
+
+def _report(
+    service: str, results: list[tuple[int, float, float, float]], bar: int, alone: float
+) -> None:
+    for rows, seconds, peak, idle in results:
+        print(
+            f"{service}: tether sync {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} "
+            f"rows/s end to end (bar ≥ {bar:,}), peak RSS {peak:.0f} MB; a sync with nothing "
+            f"new takes {idle:.2f} s"
+        )
+    if len(results) > 1:
+        first, last = results[0][2], results[-1][2]
+        print(
+            f"{service}: peak RSS {first:.0f} → {last:.0f} MB ({last / first - 1:+.0%}) as rows grow"
+        )
     print(
-        f"redshift: tether sync {fetched:,} rows in {seconds:.2f} s = {fetched / seconds:,.0f} rows/s "
-        f"end to end (bar ≥ 100,000); connector alone {client_rows / client_s:,.0f} rows/s; "
-        f"a sync with nothing new takes {idle:.2f} s (load {os.getloadavg()[0]:.2f})"
+        f"{service}: connector alone {alone:,.0f} rows/s at {results[-1][0]:,} rows "
+        f"(load {os.getloadavg()[0]:.2f})"
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench_warehouse_sync")
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--only", choices=["bigquery", "redshift"])
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     if args.only in (None, "bigquery"):
