@@ -7,6 +7,8 @@ real services are tested end to end with their sandboxes (tests/test_sync_shopif
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -36,7 +38,8 @@ class FakeSettings(ServiceSettings):
     bad_channel_every: int = 0
     """Every Nth order comes from channel 'marketplace' (0 = never)."""
     fail_after_pages: int | None = None
-    failure: Literal["rate_limited", "auth", "unavailable", "data"] = "unavailable"
+    failure: Literal["rate_limited", "auth", "unavailable", "data", "killed"] = "unavailable"
+    """``killed``: the fetching process SIGKILLs itself (use with the fetch worker process)."""
     sleep_s: float = 0.0
     """Pause before each page after the first (for kill/cancel tests)."""
     marker_dir: str | None = None
@@ -75,6 +78,8 @@ class FakeConnector:
         page_number = 0
         while offset < s.records:
             if s.fail_after_pages is not None and page_number >= s.fail_after_pages:
+                if s.failure == "killed":
+                    os.kill(os.getpid(), signal.SIGKILL)
                 raise _failure(s.failure)
             if page_number and s.sleep_s:
                 time.sleep(s.sleep_s)

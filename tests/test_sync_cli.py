@@ -8,6 +8,7 @@ rows in the DuckDB state.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -147,6 +148,24 @@ def test_a_record_read_twice_in_one_sync_leaves_one_open_item(shop: Shop) -> Non
     assert shop.q("SELECT DISTINCT resolved_by FROM sync_items WHERE resolved_by IS NOT NULL") == [
         (execution["id"],)
     ]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fetch worker forks on Linux")
+def test_a_killed_fetch_worker_fails_the_execution_and_keeps_its_pages(
+    shop: Shop, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("TETHER_FETCH_WORKER", "process")
+    shop.setup(fail_after_pages=2, failure="killed")
+
+    result = shop("sync", "shop")
+
+    assert result.exit_code == 1, result.output
+    (execution,) = shop.json("executions")["executions"]
+    assert execution["status"] == "failed"
+    assert "was killed by signal 9 (SIGKILL)" in execution["error"]
+    assert "Pages saved before it are kept" in execution["error"]
+    assert len(data_orders(shop)) == 10  # the two pages before the kill
+    assert shop.q("SELECT cursor->>'offset' FROM sync_state") == [("10",)]
 
 
 def test_rate_limit_ends_partial_with_the_cursor_kept(shop: Shop) -> None:

@@ -39,7 +39,7 @@ from tether.config.project import Workspace
 from tether.connectors.base import AGGREGATE_CAPABILITIES, Connector, Cursor, Page
 from tether.engine import retry
 from tether.engine.mapping import CAPABILITY_TABLES, MappedPage, Mappings, map_page
-from tether.engine.worker import fetch_pages
+from tether.engine.worker import FetchWorkerLost, fetch_pages
 from tether.engine.writer import DuplicateRunError, Execution, SyncWriter, open_items
 from tether.errors import (
     ConnectorError,
@@ -510,6 +510,8 @@ def _save_pages(
         writer.finish_execution(execution, "partial", exc.code, exc.message)
     except ConnectorError as exc:
         writer.finish_execution(execution, "failed", exc.code, exc.message)
+    except FetchWorkerLost as exc:
+        writer.finish_execution(execution, "failed", None, exc.message)
     except (KeyboardInterrupt, SystemExit):
         writer.finish_execution(execution, "cancelled", None, "Stopped by the user.")
         _record(result, execution, emit)

@@ -33,6 +33,7 @@ from typing import TypeVar, cast
 from tether.connectors.base import Page
 from tether.engine.mapping import MappedPage
 from tether.engine.writer import prepare_upsert
+from tether.errors import TetherError
 
 T = TypeVar("T")
 
@@ -93,8 +94,7 @@ class _ChildPages(Iterator[tuple[Page, MappedPage | None]]):
         try:
             message = self.reader.recv()
         except EOFError:
-            self.close()
-            raise RuntimeError(_vanished(self.pid)) from None
+            raise FetchWorkerLost(self._reap()) from None
         except BaseException:
             self.close()
             raise
@@ -115,6 +115,27 @@ class _ChildPages(Iterator[tuple[Page, MappedPage | None]]):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
 
+    def _reap(self) -> str:
+        """Wait for a worker that ended without saying so; say how it ended."""
+        self.finished = True
+        self.reader.close()
+        how = "ended"
+        with contextlib.suppress(ChildProcessError):
+            _, status = os.waitpid(self.pid, 0)
+            if os.WIFSIGNALED(status):
+                number = os.WTERMSIG(status)
+                how = f"was killed by signal {number} ({signal.Signals(number).name})"
+                if number == signal.SIGKILL:
+                    how += ", perhaps by the out-of-memory killer"
+        return (
+            f"The fetch worker (pid {self.pid}) {how} before the end of the data. Pages saved "
+            "before it are kept; the next sync resumes after them."
+        )
+
+
+class FetchWorkerLost(TetherError):
+    """The fetch worker process died without reporting an error (killed, out of memory)."""
+
 
 def _serve(writer: Connection, produce: Produce, parent: int) -> None:
     """In the child: send ("page", head, mapped) per page (the page itself when it is not
@@ -123,8 +144,10 @@ def _serve(writer: Connection, produce: Produce, parent: int) -> None:
     # The collector would walk every object inherited from the parent again and again (and
     # copy each memory page it touches): set them aside, they are not this process's garbage.
     gc.freeze()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C and a service manager's SIGTERM (sent to every process of the unit) are the
+    # parent's to handle: it finishes the page in flight and stops this process itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         for page, mapped in produce():
             if mapped is None:  # mapped by the parent: the records themselves cross
@@ -164,10 +187,6 @@ def _die_with(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
-
-
-def _vanished(pid: int) -> str:
-    return f"The fetch worker (pid {pid}) ended without finishing; its last page is not saved."
 
 
 # ---------------------------------------------------------------------------------- the thread
@@ -224,4 +243,4 @@ def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
         thread.join(timeout=30)
 
 
-__all__ = ["fetch_pages", "prefetch"]
+__all__ = ["FetchWorkerLost", "fetch_pages", "prefetch"]
