@@ -136,3 +136,29 @@ def test_a_revoked_token_fails_with_auth_failed_and_never_shows_the_secret(
         assert "shpat_revoked_0123456789" not in text
     dump = workspace.query("SELECT string_agg(error, ' ') FROM executions")[0][0]
     assert "shpat_revoked" not in dump
+
+
+def test_a_sync_through_the_daemon_forks_its_fetch_worker_from_the_daemon(
+    workspace: WorkspaceBuilder, tether: Callable[..., Result], store: Any, monkeypatch: Any
+) -> None:
+    # The daemon is a threaded process (API, scheduler, syncs): its syncs fork their fetch
+    # workers from there, and must load exactly what a sync without the daemon loads.
+    from daemon_support import running_daemon
+
+    monkeypatch.setenv("TETHER_FETCH_WORKER", "process")
+    setup(workspace, store.url)
+    with running_daemon(workspace) as daemon:
+        through_daemon = run(tether, workspace, "sync", "shopify_us")
+        holder = (workspace.root / "state" / "tether.lock").read_text()
+        assert '"operation": "daemon"' in holder and daemon.workspace.socket_path.exists()
+    orders, products = through_daemon["executions"]
+    assert orders["status"] == "partial" and orders["records_fetched"] > 0
+    loaded = workspace.query("SELECT count(*) FROM data.sales_orders")[0][0]
+    assert loaded == orders["success"] + orders["partial_mapped"]
+    assert workspace.query("SELECT count(*) FROM data.products")[0][0] > 0
+    without_daemon = run(tether, workspace, "sync", "shopify_us", "--full")
+    assert [e["records_fetched"] for e in without_daemon["executions"]] == [
+        orders["records_fetched"],
+        products["records_fetched"],
+    ]
+    assert workspace.query("SELECT count(*) FROM data.sales_orders")[0][0] == loaded
