@@ -119,8 +119,10 @@ class KeyFilter:
     """1 MiB: about 1 false "maybe" in 100,000 lookups with 60k keys added, 3% with 1M."""
 
     def __init__(self) -> None:
-        self.bits: Any = None
-        """Allocated (and numpy imported) at the first page, while the fetch worker starts."""
+        import numpy as np
+
+        # Allocated now: a sync creates its filters while the fetch worker reads the first page.
+        self.bits = np.zeros(self.BITS >> 3, np.uint8)
 
     def add(self, keys: Sequence[str]) -> None:
         for byte, bit in self._positions(keys):
@@ -141,8 +143,6 @@ class KeyFilter:
         """(byte, bit) of each of the three hashes of every key."""
         import numpy as np
 
-        if self.bits is None:
-            self.bits = np.zeros(self.BITS >> 3, np.uint8)
         hashes = np.fromiter(map(hash, keys), np.int64, len(keys)).view(np.uint64)
         mask = np.uint64(self.BITS - 1)
         positions = []

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 import orjson
@@ -54,6 +55,7 @@ from tether.sandbox.shopify_store import (
     Store,
     StoreShape,
     iso,
+    iso_bytes,
 )
 
 MAX_QUERY_COST = 1000
@@ -448,8 +450,9 @@ _MARK = re.compile(rb"@@(\w+)@@")
 
 
 class _OrderRenderer:
-    """Bulk JSONL for orders, fast: each store template is projected and serialised once with
-    placeholders for the per-order values, then filled in per order (ids, name, timestamps)."""
+    """Bulk JSONL for orders, fast: each store template is projected and serialised once into a
+    ``%s`` format with a slot per per-order value (ids, name, timestamps), then each order is one
+    ``bytes %`` of its values."""
 
     def __init__(
         self,
@@ -460,11 +463,11 @@ class _OrderRenderer:
         self.store = store
         self.parent = parent
         self.children = children
-        self.cache: dict[int, tuple[list[bytes], list[bytes], int]] = {}
+        self.cache: dict[int, tuple[bytes, Callable[[tuple[bytes, ...]], Any], int, int]] = {}
         self.roots = 0
         self.objects = 0
 
-    def _compile(self, t_index: int) -> tuple[list[bytes], list[bytes], int]:
+    def _compile(self, t_index: int) -> tuple[bytes, Callable[[tuple[bytes, ...]], Any], int, int]:
         t = self.store.templates[t_index]
         obj = self.store.order_object(
             t,
@@ -479,30 +482,34 @@ class _OrderRenderer:
             for child in obj["lineItems"]:
                 lines.append(orjson.dumps(projection(child) | {"__parentId": obj["id"]}))
         parts = _MARK.split(b"\n".join(lines) + b"\n")
-        return parts[0::2], parts[1::2], len(lines)
+        literals, keys = parts[0::2], parts[1::2]
+        fmt = b"%s".join(literal.replace(b"%", b"%%") for literal in literals)
+        # values of an order: (oid, num, created, updated, line 0 id, line 1 id, ...)
+        slots = [_SLOTS[key] if key in _SLOTS else 4 + int(key[1:]) for key in keys]
+        pick = itemgetter(*slots) if len(slots) > 1 else (lambda v: (v[slots[0]],))
+        return fmt, pick, len(lines), len(t.lines)
 
     def render(self, i: int) -> bytes:
         t_index = self.store.template_index(i)
         compiled = self.cache.get(t_index)
         if compiled is None:
             compiled = self.cache[t_index] = self._compile(t_index)
-        literals, keys, count = compiled
+        fmt, pick, count, line_count = compiled
         self.roots += 1
         self.objects += count
         store = self.store
-        values = {
-            b"oid": b"%d" % (ORDER_BASE + i),
-            b"num": b"%d" % (1001 + i),
-            b"created": iso(store.created_epoch(i)).encode(),
-            b"updated": iso(store.updated_epoch(i)).encode(),
-        }
         line_base = LINE_BASE + i * 16
-        out = [literals[0]]
-        for key, literal in zip(keys, literals[1:], strict=True):
-            value = values.get(key)
-            out.append(value if value is not None else b"%d" % (line_base + int(key[1:])))
-            out.append(literal)
-        return b"".join(out)
+        values = (
+            b"%d" % (ORDER_BASE + i),
+            b"%d" % (1001 + i),
+            iso_bytes(store.created_epoch(i)),
+            iso_bytes(store.updated_epoch(i)),
+            *[b"%d" % (line_base + j) for j in range(line_count)],
+        )
+        return fmt % pick(values)  # type: ignore[no-any-return]
+
+
+_SLOTS = {b"oid": 0, b"num": 1, b"created": 2, b"updated": 3}
 
 
 def _node_selection(ctx: Context, connection: FieldNode) -> Any:
