@@ -44,6 +44,7 @@ from tether.errors import (
     TetherError,
     UnavailableError,
 )
+from tether.prefetch import prefetch
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -185,7 +186,7 @@ class BigQueryConnector:
         # cost ~10x more (a deepcopy per row, strptime per date). The next page is fetched in a
         # thread while this one is decoded, hiding the round trip.
         raw_pages = ((page.raw_page or {}).get("rows") or [] for page in result.pages)
-        for raw in _prefetched(raw_pages):
+        for raw in prefetch(raw_pages, depth=1, name="bigquery-prefetch"):
             if not raw:
                 continue
             cells = [c["v"] for r in raw for c in r["f"]]
@@ -311,47 +312,6 @@ class BigQueryConnector:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _prefetched(items: Iterator[Any]) -> Iterator[Any]:
-    """Yield ``items`` while a thread already produces the next one (one item ahead)."""
-    import queue
-    import threading
-
-    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    done = object()
-
-    def put(entry: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((True, item)):
-                    return
-            put((True, done))
-        except BaseException as exc:  # handed to the consumer, raised there
-            put((False, exc))
-
-    thread = threading.Thread(target=produce, name="bigquery-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            ok, value = box.get()
-            if not ok:
-                raise value
-            if value is done:
-                return
-            yield value
-    finally:
-        stop.set()
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

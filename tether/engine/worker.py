@@ -21,21 +21,17 @@ import contextlib
 import ctypes
 import gc
 import os
-import queue
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
-from typing import TypeVar, cast
 
 from tether.connectors.base import Page
 from tether.engine.mapping import MappedPage
 from tether.engine.writer import prepare_upsert
 from tether.errors import TetherError
-
-T = TypeVar("T")
+from tether.prefetch import prefetch
 
 Produce = Callable[[], Iterator[tuple[Page, MappedPage | None]]]
 
@@ -50,7 +46,7 @@ def fetch_pages(produce: Produce) -> Iterator[tuple[Page, MappedPage | None]]:
     """
     if _use_process():
         return _in_child(produce)
-    return prefetch(produce())
+    return prefetch(produce(), name="tether-fetch")
 
 
 def _use_process() -> bool:
@@ -189,58 +185,4 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-# ---------------------------------------------------------------------------------- the thread
-
-_DONE = object()
-
-
-def prefetch(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Fetch (and map) the next pages in a background thread while the current one is written.
-
-    The connector's generator runs entirely in that thread; at most ``depth`` fetched pages wait
-    (bounded memory). Pages come out in order, and an error the connector raises comes out after
-    the pages fetched before it, so those still commit first. Closing this iterator stops the
-    thread and closes the connector's generator there.
-    """
-    waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(value: object) -> bool:
-        while not stop.is_set():
-            try:
-                waiting.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                if not put(page):
-                    break
-            else:
-                put(_DONE)
-        except BaseException as exc:
-            put(exc)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="tether-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            value = waiting.get()
-            if value is _DONE:
-                return
-            if isinstance(value, BaseException):
-                raise value
-            yield cast(T, value)
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
-__all__ = ["FetchWorkerLost", "fetch_pages", "prefetch"]
+__all__ = ["FetchWorkerLost", "fetch_pages"]
