@@ -353,7 +353,8 @@ def _select(sql: str, described: list[tuple[str, int]], column: str | None) -> s
     as text.
 
     The driver decodes every value in Python, and its date, timestamp and decimal decoders cost
-    2-6x its text decoder; their text forms are parsed here in bulk instead (``_TEXT_PARSERS``).
+    2-6x its text decoder. Decimals are parsed here in bulk; dates and timestamps stay ISO text,
+    which canonical records allow and the mapper reads (``_TEXT_PARSERS``).
     Ordering is by the typed column, so text cursor values keep the column's order, and a text
     cursor binds back untyped: the server reads it as the column's type.
     """
@@ -384,36 +385,10 @@ def _floats(values: list[Any]) -> list[Any]:
     return [None if v is None else float(v) for v in values]
 
 
-def _dates(values: list[Any]) -> list[Any]:
-    """Dates from ``YYYY-MM-DD`` (parsed once per distinct day; BC dates stay text)."""
-    parsed: dict[Any, Any] = {None: None}
-    for v in set(values).difference(parsed):
-        try:
-            parsed[v] = dt.date.fromisoformat(v)
-        except ValueError:
-            parsed[v] = v  # e.g. '4713-01-01 BC': the mapper reports it
-    return [parsed[v] for v in values]
-
-
-def _timestamps(values: list[Any]) -> list[Any]:
-    parse = dt.datetime.fromisoformat
-    try:
-        return [None if v is None else parse(v) for v in values]
-    except ValueError:  # 'infinity', BC: left as text for the mapper to report
-        return [_timestamp_or_text(v) for v in values]
-
-
-def _timestamp_or_text(value: Any) -> Any:
-    try:
-        return None if value is None else dt.datetime.fromisoformat(value)
-    except ValueError:
-        return value
-
-
-_TEXT_PARSERS: dict[int, Callable[[list[Any]], list[Any]]] = {
-    1082: _dates,
-    1114: _timestamps,
-    1184: _timestamps,
+_TEXT_PARSERS: dict[int, Callable[[list[Any]], list[Any]] | None] = {
+    1082: None,  # dates stay 'YYYY-MM-DD' and timestamps ISO text, as canonical records allow
+    1114: None,
+    1184: None,
     1700: _floats,
 }
 """Types sent as text (see ``_select``) and how their text becomes values again."""
