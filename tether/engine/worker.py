@@ -7,7 +7,8 @@ parent's writes run on two cores (measured in ``benchmarks/``: see the README).
 
 The child is forked, so it starts at once and reuses what the parent already holds (the
 connector with its decrypted credentials, the mappings): nothing is sent to it. It sends each
-page back pickled, its rows already converted to Arrow (``prepare``). It never touches the
+page back pickled, its rows already converted to Arrow (``prepare_upsert``), or, for aggregate
+pages the parent maps itself, the page's records as they are. It never touches the
 state: it exits with ``os._exit`` (no inherited DuckDB handle is flushed or closed by it) and
 dies with its parent (``PR_SET_PDEATHSIG``), so a killed sync leaves no orphan fetching.
 
