@@ -329,6 +329,9 @@ def _identity(value: Any) -> Any:
     return value
 
 
+_DATE = dt.date.fromisoformat
+
+
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "STRING": str,
     "INTEGER": int,
@@ -339,7 +342,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "BIGNUMERIC": Decimal,
     "BOOLEAN": lambda v: str(v).lower() == "true",
     "BOOL": lambda v: str(v).lower() == "true",
-    "DATE": dt.date.fromisoformat,
+    "DATE": _DATE,
     "DATETIME": dt.datetime.fromisoformat,
     "TIME": dt.time.fromisoformat,
     "TIMESTAMP": _timestamp,
@@ -350,6 +353,9 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 def _column(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
     if convert is str or convert is _identity:
         return values
+    if convert is _DATE:  # a page of daily rows holds a few distinct days: convert each once
+        memo = {v: None if v is None else _DATE(v) for v in set(values)}
+        return [memo[v] for v in values]
     if None in values:
         return [None if v is None else convert(v) for v in values]
     return list(map(convert, values))
