@@ -153,7 +153,7 @@ def record(capability: str, i: int, s: FakeSettings) -> dict[str, Any]:
             "external_id": f"WH-EAST|{i}",
             "warehouse": "WH-EAST",
             "sku": sku,
-            "on_hand": i,
+            "on_hand": i + 1000 * (s.version - 1),  # a later version: newer stock levels
             "available": i,
             "as_of": stamp,
         }

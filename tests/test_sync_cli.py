@@ -231,6 +231,49 @@ def test_retry_after_a_mapping_fix_loads_old_failures_without_refetching(shop: S
     assert shop.json("errors", "shop")["unmapped_skus"] == []
 
 
+def test_retry_never_loads_an_old_stock_level_over_a_newer_one(shop: Shop) -> None:
+    from datetime import UTC, datetime
+
+    from tether.config.project import load_project
+    from tether.engine.sync import run_sync
+    from tether.state.db import open_for_write
+
+    # Monday: rows 0, 3, 6, 9 fail (unmapped SKU); their levels are kept for a retry.
+    shop.setup(["warehouse_inventory"], records=10, unmapped_sku_every=3)
+    assert shop("sync", "shop").exit_code == 0
+    failed = ["WH-EAST|0", "WH-EAST|3", "WH-EAST|6", "WH-EAST|9"]
+    assert shop.q("SELECT count(*) FROM data.inventory_levels") == [(6,)]
+    # The mapping is fixed; Tuesday's scheduled sync (no re-mapping first) loads newer levels.
+    shop.ws.mappings("sku", [("SKU-99999", "UNMAPPED-001", "")])
+    shop.reconfigure(records=10, unmapped_sku_every=3, version=2)
+    workspace = load_project(shop.ws.root)
+    with open_for_write(workspace.state_path, "sync") as con:
+        tick = datetime(2026, 1, 2, 6, tzinfo=UTC)
+        # full: stock levels are read whole every run (a snapshot, no cursor)
+        run_sync(con, workspace, "shop", trigger="scheduled", scheduled_for=tick, full=True)
+    newer = shop.q(
+        "SELECT external_id, on_hand, execution_id FROM data.inventory_levels ORDER BY on_hand"
+    )
+    assert [(key, level) for key, level, _ in newer if key in failed] == [
+        ("WH-EAST|0", 1000.0), ("WH-EAST|3", 1003.0), ("WH-EAST|6", 1006.0), ("WH-EAST|9", 1009.0)
+    ]  # fmt: skip
+
+    result = shop("retry", "shop")
+
+    assert result.exit_code == 0, result.output
+    assert shop.q("SELECT external_id, on_hand, execution_id FROM data.inventory_levels "
+                  "ORDER BY on_hand") == newer  # fmt: skip
+    skipped = shop.q(
+        "SELECT error_message FROM sync_items WHERE status = 'skipped' AND execution_id = 3"
+    )
+    assert skipped == [("Newer rows already loaded by execution 2",)] * 2  # Monday's 2 pages
+    open_items = shop.q(
+        "SELECT count(*) FROM sync_items WHERE status IN ('failed', 'partial_mapped') "
+        "AND resolved_by IS NULL"
+    )
+    assert open_items == [(0,)]
+
+
 def test_a_manual_sync_re_maps_stored_failures_before_fetching(shop: Shop) -> None:
     shop.setup(bad_channel_every=7)
     shop("sync", "shop")

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tether.connectors.base import AGGREGATE_CAPABILITIES
-from tether.engine.mapping import Item, MappedPage, Mappings, TableSpec, Upsert, map_page
+from tether.engine.mapping import (
+    CAPABILITY_TABLES,
+    Item,
+    MappedPage,
+    Mappings,
+    TableSpec,
+    Upsert,
+    map_page,
+)
 from tether.engine.writer import Execution, SyncWriter
 
 if TYPE_CHECKING:
@@ -46,7 +54,8 @@ def remap_open_items(
         if not batch:
             break
         after = batch[-1].id
-        page = _remap(execution.domain_type, batch, mappings)
+        newer = _loaded_by(writer, execution.domain_type, batch)
+        page = _remap(execution.domain_type, batch, mappings, newer)
         for old in batch:
             execution.open_items.pop(old.external_id, None)
         # Items still failing become open items of this execution (a fresh fetch takes over).
@@ -81,13 +90,48 @@ def _open_batch(
     return [OpenItem(int(r[0]), int(r[1]), r[2], orjson.loads(r[3])) for r in rows]
 
 
-def _remap(capability: str, batch: list[OpenItem], mappings: Mappings) -> MappedPage:
+def _loaded_by(writer: SyncWriter, capability: str, batch: list[OpenItem]) -> dict[str, int]:
+    """Aggregate rows: the execution that last loaded each key the batch's records have.
+
+    An aggregate record is a level or a total as of its fetch (stock on hand, a day's sales);
+    one a later execution already loaded is newer than the stored one, which must not
+    overwrite it (a scheduled sync loads new levels without re-mapping old failures first).
+    """
+    if capability not in AGGREGATE_CAPABILITIES:
+        return {}
+    keys = sorted(
+        {
+            str(r["external_id"])
+            for old in batch
+            for r in (old.payload if isinstance(old.payload, list) else [old.payload])
+            if isinstance(r, dict) and r.get("external_id") is not None
+        }
+    )
+    (table,) = CAPABILITY_TABLES[capability]
+    rows = writer.con.execute(
+        f"SELECT external_id, max(execution_id) FROM data.{table} WHERE integration_id = ? "
+        "AND external_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY external_id",
+        [writer.integration_id, keys],
+    ).fetchall()
+    return {str(key): int(by) for key, by in rows if by is not None}
+
+
+def _remap(
+    capability: str, batch: list[OpenItem], mappings: Mappings, newer: dict[str, int]
+) -> MappedPage:
     if capability in AGGREGATE_CAPABILITIES:
         items: list[Item] = []
         upserts: dict[str, Upsert] = {}
         for old in batch:
             records = old.payload if isinstance(old.payload, list) else [old.payload]
-            mapped = map_page(capability, records, mappings, label=old.external_id)
+            current = [r for r in records if not _superseded(r, old, newer)]
+            mapped = map_page(capability, current, mappings, label=old.external_id)
+            if not mapped.items:  # a later execution loaded every one of its rows
+                by = max(newer[str(r["external_id"])] for r in records)
+                mapped.items.append(
+                    Item(old.external_id, "skipped", records=len(records), aggregate=True,
+                         error_message=f"Newer rows already loaded by execution {by}")
+                )  # fmt: skip
             for item in mapped.items:
                 item.supersedes = (old.execution_id, old.id)
             items.extend(mapped.items)
@@ -98,6 +142,12 @@ def _remap(capability: str, batch: list[OpenItem], mappings: Mappings) -> Mapped
     for item, old in zip(page.items, batch, strict=True):
         item.supersedes = (old.execution_id, old.id)
     return page
+
+
+def _superseded(record: Any, old: OpenItem, newer: dict[str, int]) -> bool:
+    if not isinstance(record, dict) or record.get("external_id") is None:
+        return False
+    return newer.get(str(record["external_id"]), 0) > old.execution_id
 
 
 def _merge(into: dict[str, Upsert], upserts: list[Upsert]) -> None:
