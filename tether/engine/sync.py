@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tether.config.project import Workspace
 from tether.connectors.base import AGGREGATE_CAPABILITIES, Connector, Cursor, Page
@@ -67,8 +67,6 @@ Progress = Callable[[dict[str, Any]], None]
 ConnectorFactory = Callable[[str], type[Connector]]
 
 TRIGGERS = ("scheduled", "manual", "retry", "catch_up")
-
-T = TypeVar("T")
 
 
 class SyncInProgressError(StateError):
