@@ -146,3 +146,24 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[1][0] != "Z"  # a zombie has already exited
     except FileNotFoundError:
         return False
+
+
+def test_the_worker_lets_go_of_the_parents_sockets() -> None:
+    # A daemon's client connections must not stay open in a worker forked while they were.
+    import socket
+    import stat
+
+    ours, theirs = socket.socketpair()
+
+    def check() -> Iterator[tuple[Page, MappedPage]]:
+        still = stat.S_ISSOCK(os.fstat(theirs.fileno()).st_mode)
+        for page, mapped in pages(1):
+            yield Page(page.records, {"socket_in_worker": still}), mapped
+
+    try:
+        ((page, _),) = list(fetch_pages(check))
+        assert page.cursor == {"socket_in_worker": False}
+        theirs.close()
+        assert ours.recv(1) == b""  # end of stream: no other process holds the other end
+    finally:
+        ours.close()

@@ -23,6 +23,7 @@ import ctypes
 import gc
 import os
 import signal
+import stat
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -138,6 +139,7 @@ def _serve(writer: Connection, produce: Produce, parent: int) -> None:
     """In the child: send ("page", head, mapped) per page (the page itself when it is not
     mapped yet), then ("done",) or ("error", exc)."""
     _die_with(parent)
+    _release_inherited_sockets()
     # The collector would walk every object inherited from the parent again and again (and
     # copy each memory page it touches): set them aside, they are not this process's garbage.
     gc.freeze()
@@ -158,6 +160,25 @@ def _serve(writer: Connection, produce: Produce, parent: int) -> None:
         return  # the parent stopped reading
     except BaseException as exc:
         writer.send(("error", _picklable(exc)))
+
+
+def _release_inherited_sockets() -> None:
+    """Let go of the parent's sockets (a daemon's listener and client connections): a client
+    reading to end-of-stream would otherwise wait for this process too. Each is replaced by
+    /dev/null rather than closed, so its number is never reused while a Python object inherited
+    from the parent still believes it owns it. Connectors open their connections after the
+    fork, so none of theirs is among them."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            with contextlib.suppress(OSError):
+                if fd != null and stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(null, fd)
+    except OSError:
+        pass  # no /proc: keep them
+    finally:
+        os.close(null)
 
 
 def _head(page: Page) -> Page:
