@@ -232,11 +232,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rss", action="store_true", help="also compare RSS at 100k vs 1M")
     args = parser.parse_args(argv if argv is not None else [])
 
-    e2e = end_to_end(args.orders, compare=True)
+    # the median of three: the host is shared, and one run can land on a busy moment
+    runs = sorted((end_to_end(args.orders, compare=True) for _ in range(3)),
+                  key=lambda r: r["orders_per_s"])  # fmt: skip
+    e2e = runs[1]
     verdict = "ok" if e2e["orders_per_s"] >= BAR_ORDERS_PER_S else "BELOW BAR"
     print(
         f"sync  Shopify sandbox → DuckDB: {e2e['fetched']:,} orders ({e2e['lines']:,} lines) in "
         f"{e2e['seconds']:.2f}s ({e2e['cpu_s']:.2f} CPU-s) = {e2e['orders_per_s']:,.0f} orders/s "
+        f"(median of 3; {runs[0]['orders_per_s']:,.0f}–{runs[2]['orders_per_s']:,.0f}) "
         f"[bar ≥ {BAR_ORDERS_PER_S:,}: {verdict}; dlt ≈ 1.8k, lean ≈ 34k, bare client ≈ 180k]"
     )
     alone = e2e["connector"]
