@@ -151,6 +151,10 @@ def test_a_sync_through_the_daemon_forks_its_fetch_worker_from_the_daemon(
         through_daemon = run(tether, workspace, "sync", "shopify_us")
         holder = (workspace.root / "state" / "tether.lock").read_text()
         assert '"operation": "daemon"' in holder and daemon.workspace.socket_path.exists()
+        # what the service's connector imports to fetch was imported once, before any fork
+        assert run(tether, workspace, "daemon", "health")["preloaded"] == ["httpx"]
+        text = tether("-w", str(workspace.root), "daemon", "health").stdout
+        assert "connector modules preloaded: httpx" in text
     orders, products = through_daemon["executions"]
     assert orders["status"] == "partial" and orders["records_fetched"] > 0
     loaded = workspace.query("SELECT count(*) FROM data.sales_orders")[0][0]

@@ -84,6 +84,8 @@ def _print_health(doc: dict[str, Any]) -> None:
         )
     if doc["waiting_count"]:
         out.print(f"  waiting  {doc['waiting_count']} runs due but not started")
+    if doc.get("preloaded"):
+        out.print(f"connector modules preloaded: {', '.join(doc['preloaded'])}")
     catch_up = doc["catch_up"]
     if catch_up["integrations"]:
         out.print(

@@ -95,6 +95,8 @@ class BigQuerySettings(WarehouseSettings):
 
 
 class BigQueryConnector:
+    preload: ClassVar[tuple[str, ...]] = ("google.cloud.bigquery", "google.auth.credentials")
+    """Modules fetching imports, imported ahead by the daemon (``registry.preload``)."""
     spec: ClassVar[ServiceSpec] = ServiceSpec(
         name="bigquery",
         display_name="BigQuery",

@@ -114,6 +114,8 @@ class OrderWindows:
 
 
 class BrewmanConnector:
+    preload: ClassVar[tuple[str, ...]] = ("httpx",)
+    """Modules fetching imports, imported ahead by the daemon (``registry.preload``)."""
     spec: ClassVar[ServiceSpec] = ServiceSpec(
         name="brewman",
         display_name="Brewman",

@@ -91,6 +91,8 @@ class RedshiftSettings(WarehouseSettings):
 
 
 class RedshiftConnector:
+    preload: ClassVar[tuple[str, ...]] = ("redshift_connector",)
+    """Modules fetching imports, imported ahead by the daemon (``registry.preload``)."""
     spec: ClassVar[ServiceSpec] = ServiceSpec(
         name="redshift",
         display_name="Redshift",

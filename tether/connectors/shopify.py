@@ -227,6 +227,8 @@ def _cursor_of(record: Mapping[str, Any]) -> Cursor:
 
 
 class ShopifyConnector:
+    preload: ClassVar[tuple[str, ...]] = ("httpx",)
+    """Modules fetching imports, imported ahead by the daemon (``registry.preload``)."""
     spec: ClassVar[ServiceSpec] = ServiceSpec(
         name="shopify",
         display_name="Shopify",

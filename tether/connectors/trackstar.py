@@ -67,6 +67,8 @@ def _parse_ts(text: str) -> datetime:
 
 
 class TrackStarConnector:
+    preload: ClassVar[tuple[str, ...]] = ("httpx",)
+    """Modules fetching imports, imported ahead by the daemon (``registry.preload``)."""
     spec: ClassVar[ServiceSpec] = ServiceSpec(
         name="trackstar",
         display_name="TrackStar",

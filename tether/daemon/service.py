@@ -259,6 +259,8 @@ class Daemon:
         self.api: Api | None = None
         self.generation = Generation()
         """Bumped after every change a cached ``status`` answer could miss."""
+        self.preloaded: list[str] = []
+        """Connector modules imported at start, before any thread (see ``registry.preload``)."""
 
     def start(self) -> None:
         from tether.state.db import StateLock, connect, migrate
@@ -275,6 +277,7 @@ class Daemon:
             self.con = connect(path, read_only=False)
             migrate(self.con)
             self._recover()
+            self.preloaded = _preload_connectors(self.con)
             settings = self.workspace.settings.daemon
             con = self.con
             generation = self.generation
@@ -339,6 +342,7 @@ class Daemon:
         doc = self.dispatcher.health()
         doc.update(
             ok=not doc["stopping"] and doc["scheduler_lag_s"] <= OK_LAG_S,
+            preloaded=self.preloaded,
             started_at=self.started_at.isoformat(),
             uptime_s=round((datetime.now(UTC) - self.started_at).total_seconds(), 1),
             serial=self.dispatcher.serial,
@@ -442,3 +446,14 @@ def run_daemon(workspace: Workspace, *, log_format: str = "text", log_level: str
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _preload_connectors(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Import the fetch-time modules of the services applied integrations use, while the
+    daemon has one thread: each sync's fetch worker is forked with them already imported."""
+    from tether.connectors.registry import preload
+
+    services = [
+        str(r[0]) for r in con.execute("SELECT DISTINCT service FROM integrations").fetchall()
+    ]
+    return preload(services)
