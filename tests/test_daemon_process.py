@@ -109,16 +109,43 @@ def background_sync(daemon: DaemonProcess) -> tuple[threading.Thread, dict[str, 
     return thread, answer
 
 
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("worker", ["thread", "process"])
 def test_sigterm_finishes_the_page_in_flight_and_exits_zero(
     slow_shop: WorkspaceBuilder,
     start: Callable[[], DaemonProcess],
     tmp_path: Path,
     tether: Callable[..., Result],
+    monkeypatch: Any,
+    worker: str,
 ) -> None:
+    if worker == "process" and sys.platform != "linux":
+        pytest.skip("the fetch worker forks on Linux")
+    monkeypatch.setenv("TETHER_FETCH_WORKER", worker)  # the daemon inherits it
     daemon = start()
     thread, answer = background_sync(daemon)
     wait_for(lambda: (tmp_path / "markers" / "committed-2").exists(), what="two pages")
+    workers = children(daemon.proc.pid)
+    assert len(workers) == (1 if worker == "process" else 0)
+    # SIGTERM goes to the whole group, as systemd and docker send it: workers ignore it and
+    # the daemon stops them itself after finishing its page
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
     code, seconds = daemon.stop(signal.SIGTERM)
+    assert not any(alive(pid) for pid in workers)
     thread.join(10)
     assert code == 0
     assert seconds < 10
