@@ -71,9 +71,6 @@ class ColumnRecords(Sequence[dict[str, Any]]):
         values = self._columns.get(name)
         return [None] * self._length if values is None else values
 
-    def names(self) -> list[str]:
-        return list(self._columns)
-
     def __len__(self) -> int:
         return self._length
 

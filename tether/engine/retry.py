@@ -99,14 +99,7 @@ def _loaded_by(writer: SyncWriter, capability: str, batch: list[OpenItem]) -> di
     """
     if capability not in AGGREGATE_CAPABILITIES:
         return {}
-    keys = sorted(
-        {
-            str(r["external_id"])
-            for old in batch
-            for r in (old.payload if isinstance(old.payload, list) else [old.payload])
-            if isinstance(r, dict) and r.get("external_id") is not None
-        }
-    )
+    keys = sorted({key for old in batch for key in map(_key, _records(old)) if key is not None})
     (table,) = CAPABILITY_TABLES[capability]
     rows = writer.con.execute(
         f"SELECT external_id, max(execution_id) FROM data.{table} WHERE integration_id = ? "
@@ -123,14 +116,20 @@ def _remap(
         items: list[Item] = []
         upserts: dict[str, Upsert] = {}
         for old in batch:
-            records = old.payload if isinstance(old.payload, list) else [old.payload]
-            current = [r for r in records if not _superseded(r, old, newer)]
+            records = _records(old)
+            current, later = [], []  # records to map; executions that loaded the others since
+            for record in records:
+                key = _key(record)
+                by = 0 if key is None else newer.get(key, 0)
+                if by > old.execution_id:
+                    later.append(by)
+                else:
+                    current.append(record)
             mapped = map_page(capability, current, mappings, label=old.external_id)
             if not mapped.items:  # a later execution loaded every one of its rows
-                by = max(newer[str(r["external_id"])] for r in records)
                 mapped.items.append(
                     Item(old.external_id, "skipped", records=len(records), aggregate=True,
-                         error_message=f"Newer rows already loaded by execution {by}")
+                         error_message=f"Newer rows already loaded by execution {max(later)}")
                 )  # fmt: skip
             for item in mapped.items:
                 item.supersedes = (old.execution_id, old.id)
@@ -144,10 +143,16 @@ def _remap(
     return page
 
 
-def _superseded(record: Any, old: OpenItem, newer: dict[str, int]) -> bool:
+def _records(old: OpenItem) -> list[Any]:
+    """The records an open item kept (an aggregate keeps a list, any other item one record)."""
+    return old.payload if isinstance(old.payload, list) else [old.payload]
+
+
+def _key(record: Any) -> str | None:
+    """The record's ``external_id`` as its data row's key, if it has one."""
     if not isinstance(record, dict) or record.get("external_id") is None:
-        return False
-    return newer.get(str(record["external_id"]), 0) > old.execution_id
+        return None
+    return str(record["external_id"])
 
 
 def _merge(into: dict[str, Upsert], upserts: list[Upsert]) -> None:

@@ -397,12 +397,11 @@ def _mapped(
     spare; an order page's mapping is row by row and stays in the fetch worker.
     """
     try:
-        for number, page in enumerate(pages, start=1):
+        for page in pages:
             if capability in AGGREGATE_CAPABILITIES:
                 yield page, None
                 continue
-            label = f"page-{number}"
-            yield page, map_page(capability, page.records, mappings, dry_run=dry_run, label=label)
+            yield page, map_page(capability, page.records, mappings, dry_run=dry_run)
     finally:
         close = getattr(pages, "close", None)
         if close is not None:

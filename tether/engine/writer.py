@@ -560,9 +560,9 @@ class SyncWriter:
             "records": pa.array([i.records for i in items], pa.int32()),
             "payload": pa.array(payloads, pa.string()),
         }
-        # Item ids are needed here only to link item errors and to track open items; a page
-        # of clean items lets the INSERT draw them from the sequence itself.
-        needs_ids = any(p is not None for p in payloads) or any(i.errors for i in items)
+        # Item ids are needed here only to link item errors; a page of clean items lets the
+        # INSERT draw them from the sequence itself.
+        needs_ids = any(i.errors for i in items)
         ids: list[int] = []
         if needs_ids:
             ids = [
@@ -583,9 +583,8 @@ class SyncWriter:
         )
         superseded = [item.supersedes for item in items if item.supersedes is not None]
         self.resolve(superseded, execution.id)
-        if not needs_ids:
-            return
-        self._insert_errors(execution, items, ids)
+        if needs_ids:
+            self._insert_errors(execution, items, ids)
         # Items still not fully loaded stay open; a later fetch of the same record takes over.
         if execution.dry_run:
             return
