@@ -63,8 +63,13 @@ def connect(
         CREDS,
         full=full,
         policy=HttpPolicy(sleep=clock.sleep, wait_budget_s=settings.get("wait_budget_s", 60.0)),
-        now=lambda: ANCHOR + timedelta(hours=1),
+        now=store_now,
     )
+
+
+def store_now() -> datetime:
+    """The connector's clock: an hour after the sandbox's anchor, whatever today's date is."""
+    return ANCHOR + timedelta(hours=1)
 
 
 def records(pages: list[Page]) -> list[dict[str, Any]]:
@@ -181,7 +186,7 @@ def test_a_page_over_the_cost_cap_is_halved_until_shopify_accepts_it(
     store: ShopifySandbox, clock: FakeClock
 ) -> None:
     settings = ShopifySettings(base_url=store.url, bulk=False, lines_per_order=10)
-    connector = Overeager(settings, CREDS, policy=HttpPolicy(sleep=clock.sleep))
+    connector = Overeager(settings, CREDS, policy=HttpPolicy(sleep=clock.sleep), now=store_now)
 
     pages = list(connector.fetch("sales_orders", None))
 
