@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, overload
 
 from pydantic import BaseModel, ConfigDict
@@ -175,7 +176,25 @@ class Page:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Window:
+    """A time window to re-fetch (``tether sync --since/--until``) or to count (``tether verify``).
+
+    Records updated in ``[since, until)`` — or, for a source that filters by order or business date
+    (Brewman, a warehouse query on ``order_date``), dated in it. ``until=None`` means up to now. A
+    connector given a window ignores the committed cursor and yields pages with ``cursor=None``, so
+    a backfill never moves the cursor.
+    """
+
+    since: datetime
+    until: datetime | None = None
+
+
 class Connector(Protocol):
+    """A service's connector. Constructed per sync as ``cls(settings, credentials, full=...)``;
+    connectors that support backfills also accept ``window=Window(...)`` (keyword) and then fetch
+    only that window (see ``Window``)."""
+
     spec: ClassVar[ServiceSpec]
 
     def __init__(
@@ -195,3 +214,12 @@ class Connector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Countable(Protocol):
+    """A connector that can count what the source holds, for ``tether verify``."""
+
+    def count(self, capability: str, window: Window | None) -> int | None:
+        """How many records ``fetch`` would yield for ``capability`` over ``window`` (all
+        history when ``None``); ``None`` when the service offers no way to count it."""
+        ...
