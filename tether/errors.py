@@ -172,3 +172,16 @@ _ERROR_TYPES: dict[str, type[TetherError]] = {
         RateLimitedError, UnavailableError, DataError, UnsupportedCapabilityError,
     )
 }  # fmt: skip
+
+
+class QueryRefusedError(TetherError):
+    """`tether sql` refused a statement: it would reach outside the state or change it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"Refused: {reason}. `tether sql` is read-only SQL over the state "
+            "(main.*, data.*, the v_* views) and nothing else.",
+            hint="Files, settings and extensions are out of its reach by design; "
+            "state changes go through plan/apply, sync, retry, reset, pause and resume.",
+        )
+        self.reason = reason

@@ -84,6 +84,9 @@ class _NotifyingState:
     def read(self) -> contextlib.AbstractContextManager[Any]:
         return self.inner.read()
 
+    def query(self) -> contextlib.AbstractContextManager[Any]:
+        return self.inner.query()
+
     @contextlib.contextmanager
     def write(self, operation: str) -> Iterator[Any]:
         try:

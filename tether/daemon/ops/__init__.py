@@ -48,6 +48,10 @@ class StateAccess(Protocol):
         self, operation: str
     ) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]: ...
 
+    def query(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection | None]:
+        """A connection for user SQL (`tether sql`): it reads the state and nothing else."""
+        ...
+
 
 class LocalStateAccess:
     """Open the file for each call only, never holding it between calls."""
@@ -69,12 +73,33 @@ class LocalStateAccess:
         with open_for_write(self.path, operation) as con:
             yield con
 
+    @contextlib.contextmanager
+    def query(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        from tether.state.usersql import open_locked
+
+        with open_locked(self.path) as con:
+            yield con
+
 
 class SharedStateAccess:
-    """The daemon's single connection; each call gets its own cursor (own transactions)."""
+    """The daemon's single connection; each call gets its own cursor (own transactions).
+
+    File access is turned off for the whole instance here, before any peer can send SQL: the
+    writers never read files through DuckDB, and user SQL must not (``tether.state.usersql``).
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        from tether.state.usersql import forbid_external_access
+
+        forbid_external_access(con)
         self.con = con
+
+    @contextlib.contextmanager
+    def query(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        from tether.state.usersql import read_only_transaction
+
+        with read_only_transaction(self.con) as cur:
+            yield cur
 
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:

@@ -302,38 +302,61 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
     return row
 
 
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+AUDITED_STATEMENT_CHARS = 4000
+"""How much of a user SQL statement audit_log keeps (the statement, never its results)."""
 
 
 @operation("sql", "viewer")
 def sql(ctx: Context, query: str, limit: int | None = None) -> dict[str, Any]:
     """Run read-only SQL over the state."""
-    import duckdb
+    from tether.state import usersql
 
     try:
-        statements = duckdb.extract_statements(query)
-    except duckdb.Error as exc:
-        raise TetherError(f"SQL error: {exc}") from None
-    if not statements:
-        raise TetherError("No SQL statement given.")
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in READ_ONLY_STATEMENTS:
-            raise TetherError(
-                f"Refused: `tether sql` is read-only, and this is a {kind} statement.",
-                hint="State changes go through plan/apply, sync, retry, reset, pause and resume.",
-            )
-    with ctx.state.read() as con:
-        if con is None:
-            raise StateError("No state yet.", hint="Run `tether apply` first.")
-        try:
-            cursor = con.execute(query)
-            columns = [d[0] for d in cursor.description or []]
-            types = [str(d[1]) for d in cursor.description or []]
-            rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
-        except duckdb.Error as exc:
-            raise TetherError(f"SQL error: {exc}") from None
+        statement = usersql.check(query)
+        with ctx.state.query() as con:
+            columns, types, rows = usersql.run(usersql.require_state(con), statement, limit)
+    except TetherError as exc:
+        _audit_sql(ctx, query, exc)
+        raise
+    _audit_sql(ctx, query, None)
     return {"columns": columns, "types": types, "rows": [[_jsonable(v) for v in r] for r in rows]}
+
+
+def _audit_sql(ctx: Context, query: str, error: TetherError | None) -> None:
+    """Who ran which statement, and whether it ran (never what it returned).
+
+    Best effort without a daemon: a viewer who cannot write the state can still read it, and a
+    missing state gets no audit row (recording must not create the file).
+    """
+    import contextlib
+    import logging
+
+    import orjson
+
+    from tether.errors import QueryRefusedError
+
+    if not ctx.workspace.state_path.exists():
+        return
+    detail = {
+        "statement": query[:AUDITED_STATEMENT_CHARS],
+        "truncated": len(query) > AUDITED_STATEMENT_CHARS,
+        "outcome": "ok"
+        if error is None
+        else "refused"
+        if isinstance(error, QueryRefusedError)
+        else "error",
+    }
+    try:
+        with ctx.state.write("sql") as con:
+            con.execute(
+                "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'sql', ?)",
+                [ctx.actor, orjson.dumps(detail).decode()],
+            )
+    except Exception as exc:  # the query's answer matters more than its audit row
+        with contextlib.suppress(Exception):
+            logging.getLogger("tether.audit").debug(
+                "sql audit row not written", extra={"fields": {"reason": type(exc).__name__}}
+            )
 
 
 def _jsonable(value: Any) -> Any:
