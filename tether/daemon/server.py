@@ -15,6 +15,7 @@ first gate.
 from __future__ import annotations
 
 import contextlib
+import functools
 import grp
 import importlib
 import inspect
@@ -48,6 +49,19 @@ EXCLUSIVE = frozenset({"reset", "delete"})
 """Operations refused while a run of the same integration is in progress."""
 STATUS_EVENTS = frozenset({"execution_started", "execution_finished"})
 """Sync progress events after which ``status`` reads differently (a page changes nothing)."""
+
+# Bounds for whatever arrives on the socket (issue 14): a peer may be buggy or hostile, and the
+# daemon must stay up, its memory bounded, and other clients served.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""Largest request body: an ``apply`` plan of ~100k mapping changes is a few MB."""
+BODY_BUDGET_BYTES = 64 * 1024 * 1024
+"""Request bodies being read at once, over all connections; past it a request is told to retry."""
+REQUEST_TIMEOUT_S = 10.0
+"""From a request's first line to the end of its body: a client that stalls mid-request."""
+IDLE_TIMEOUT_S = 600.0
+"""An idle keep-alive connection is closed after this (clients re-open it)."""
+MAX_CONNECTIONS = 64
+"""Open connections; at the cap the longest-idle one is closed to make room."""
 
 
 class Generation:
@@ -331,25 +345,92 @@ def _queued_detail(integration: str, what: str, queued: Queued) -> dict[str, Any
 
 
 def _check_params(op: ops.Operation, params: dict[str, Any]) -> None:
+    """Names and JSON types of the parameters, checked before the operation sees them."""
+    hint = "The client and the daemon may be different versions of tether."
     try:
         inspect.signature(op.fn).bind(None, **params)
     except TypeError as exc:
-        raise TetherError(
-            f"Invalid parameters for operation '{op.name}': {exc}.",
-            hint="The client and the daemon may be different versions of tether.",
-        ) from None
+        raise TetherError(f"Invalid parameters for operation '{op.name}': {exc}.", hint) from None
+    import pydantic
+
+    for name, value in params.items():
+        adapter = _param_types(op.fn).get(name)
+        if adapter is None:
+            continue
+        try:
+            adapter.validate_python(value, strict=True)
+        except pydantic.ValidationError as exc:
+            expected = exc.errors()[0]["msg"]
+            raise TetherError(
+                f"Invalid parameter '{name}' for operation '{op.name}': {expected}.", hint
+            ) from None
+
+
+@functools.cache
+def _param_types(fn: ops.OperationFn) -> dict[str, Any]:
+    import typing
+
+    import pydantic
+
+    hints = typing.get_type_hints(fn)
+    return {
+        name: pydantic.TypeAdapter(hint)
+        for name, hint in hints.items()
+        if name not in ("ctx", "return")
+    }
+
+
+class _BadRequest(TetherError):
+    """A request the daemon cannot read (HTTP status chosen here, not from the error tree)."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"  # never HTTP/0.9: every answer has a status line
     server_version = "tether-daemon"
-    timeout = 600  # an idle keep-alive connection is closed after this
+    timeout = IDLE_TIMEOUT_S
     server: DaemonServer
     peer: Peer
 
     def setup(self) -> None:
         super().setup()
         self.peer = self.server.peer_of(self.request)
+
+    def handle_one_request(self) -> None:
+        """One request; between requests the connection is idle (and may be closed for room)."""
+        self.server.connections.idle(self.request)
+        self.connection.settimeout(IDLE_TIMEOUT_S)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        # The request line has arrived: from here the whole request has REQUEST_TIMEOUT_S.
+        self.server.connections.busy(self.request)
+        self.deadline = time.monotonic() + REQUEST_TIMEOUT_S
+        self.connection.settimeout(REQUEST_TIMEOUT_S)
+        try:
+            return super().parse_request()
+        except TimeoutError:
+            self.close_connection = True
+            self._send_error(_stalled())
+            return False
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, too many headers…) as JSON errors."""
+        self.close_connection = True
+        if code == 501:  # http.server's word for a method it has no do_* for
+            code, explain = 405, "The API is POST /v1/ops/{name}, GET /v1/ops and GET /health."
+        text = message or self.responses.get(code, ("Bad request",))[0]
+        doc = {"type": "TetherError", "message": f"Bad request: {text}.", "hint": explain}
+        with contextlib.suppress(OSError):
+            self._send(code, {"error": doc})
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):  # the peer went away before its answer was flushed
+            super().finish()
 
     def address_string(self) -> str:
         return f"uid={self.peer.uid}"
@@ -383,6 +464,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             params = self._params()
         except TetherError as exc:
+            self.close_connection = True  # the rest of a refused body is never read
             self._send_error(exc)
             return
         if name is None:
@@ -399,8 +481,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._access_log("POST", self.path, started)
 
     def _params(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b"{}"
+        if self.headers.get("Transfer-Encoding"):
+            raise _BadRequest(411, "Chunked request bodies are not accepted; send Content-Length.")
+        text = self.headers.get("Content-Length") or "0"
+        if not text.isdigit():
+            raise _BadRequest(400, f"Content-Length {text[:40]!r} is not a number of bytes.")
+        length = int(text)
+        if length > MAX_BODY_BYTES:
+            raise _BadRequest(
+                413,
+                f"The request body ({length} bytes) is over the daemon's limit of "
+                f"{MAX_BODY_BYTES // (1024 * 1024)} MiB.",
+            )
+        raw = self._read_body(length) if length else b"{}"
         try:
             params = wire.loads(raw)
         except ValueError:
@@ -408,6 +501,26 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(params, dict):
             raise TetherError("The request body must be a JSON object of parameters.")
         return params
+
+    def _read_body(self, length: int) -> bytes:
+        """Exactly ``length`` bytes before the request's deadline, within the memory budget."""
+        with self.server.body_budget.take(length):
+            chunks: list[bytes] = []
+            left = length
+            while left:
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _stalled()
+                self.connection.settimeout(remaining)
+                try:
+                    chunk = self.rfile.read1(min(left, 1024 * 1024))
+                except TimeoutError:
+                    raise _stalled() from None
+                if not chunk:
+                    raise _BadRequest(400, f"The request body ended {left} bytes short.")
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
 
     def _stream(self, name: str, params: dict[str, Any]) -> None:
         self.send_response(200)
@@ -442,12 +555,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
     def _send_error(self, exc: BaseException, name: str | None = None) -> None:
         _log_failure(exc, name)
-        self._send(wire.http_status(exc), {"error": wire.error_to_json(exc)})
+        status = exc.status if isinstance(exc, _BadRequest) else wire.http_status(exc)
+        doc = wire.error_to_json(exc)
+        if isinstance(exc, _BadRequest):
+            doc["type"] = "TetherError"  # the client's tree has no _BadRequest
+            doc.pop("detail", None)
+        self._send(status, {"error": doc})
 
     def _access_log(self, method: str, path: str, started: float) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -456,6 +576,74 @@ class _Handler(BaseHTTPRequestHandler):
                 extra={"fields": {"method": method, "path": path, "user": self.peer.user,
                                   "ms": round((time.perf_counter() - started) * 1000, 2)}},
             )  # fmt: skip
+
+
+def _stalled() -> _BadRequest:
+    return _BadRequest(
+        408, f"The request did not arrive within {REQUEST_TIMEOUT_S:g} s; the connection is closed."
+    )
+
+
+class _BodyBudget:
+    """Bytes of request bodies being read at once: bounded, so many big bodies cannot add up."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def take(self, size: int) -> Iterator[None]:
+        with self._lock:
+            if self.used + size > self.limit:
+                raise _BadRequest(503, "The daemon is reading other large requests; retry.")
+            self.used += size
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.used -= size
+
+
+class _Connections:
+    """Open connections, and since when each has been idle (None: a request is in progress)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._idle_since: dict[socket.socket, float | None] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, sock: socket.socket) -> bool:
+        """Room for ``sock``: at the cap the longest-idle connection is closed; False if none."""
+        with self._lock:
+            if len(self._idle_since) >= self.limit:
+                idle = [(t, s) for s, t in self._idle_since.items() if t is not None]
+                if not idle:
+                    return False
+                _, oldest = min(idle, key=lambda pair: pair[0])
+                del self._idle_since[oldest]
+                with contextlib.suppress(OSError):
+                    oldest.shutdown(socket.SHUT_RDWR)  # its thread reads EOF and ends
+            self._idle_since[sock] = time.monotonic()
+            return True
+
+    def idle(self, sock: socket.socket) -> None:
+        with self._lock:
+            if sock in self._idle_since:
+                self._idle_since[sock] = time.monotonic()
+
+    def busy(self, sock: socket.socket) -> None:
+        with self._lock:
+            if sock in self._idle_since:
+                self._idle_since[sock] = None
+
+    def gone(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._idle_since.pop(sock, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._idle_since)
 
 
 def _not_found(path: str) -> TetherError:
@@ -480,6 +668,7 @@ class DaemonServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # a burst of clients waits in the backlog, not refused (EAGAIN)
 
     def __init__(
         self,
@@ -492,6 +681,8 @@ class DaemonServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.path = path
         self.api = api
         self.peer_of = peer_of
+        self.connections = _Connections(MAX_CONNECTIONS)
+        self.body_budget = _BodyBudget(BODY_BUDGET_BYTES)
         gid = _group_id(socket_group) if socket_group else None
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_socket(path)
@@ -506,6 +697,29 @@ class DaemonServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             os.chmod(path, 0o660)
         else:
             os.chmod(path, 0o600)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.connections.admit(request):
+            # Every connection is busy with a request: say so rather than queue without bound.
+            with contextlib.suppress(OSError):
+                body = wire.dumps({"error": {"type": "TetherError", "hint": "Retry shortly.",
+                                             "message": "The daemon is serving too many "
+                                             "requests at once."}})  # fmt: skip
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.connections.gone(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed outside an operation (a peer that vanished): log, carry on."""
+        log.info("connection dropped", exc_info=True)
 
     def serve_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="api", daemon=True)

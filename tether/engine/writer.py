@@ -188,6 +188,11 @@ class SyncWriter:
     def __init__(self, con: duckdb.DuckDBPyConnection, integration_id: str) -> None:
         self.con = con
         self.integration_id = integration_id
+        row = con.execute("SELECT current_setting('enable_external_access')").fetchone()
+        self._scan_by_name = bool(row and row[0])
+        """DuckDB's replacement scans (a Python variable read by name) are part of its external
+        access; the daemon turns that off (``tether.state.usersql``), so there the Arrow tables
+        are registered instead."""
 
     # ----------------------------------------------------------------------------- runs
 
@@ -671,6 +676,8 @@ class SyncWriter:
     ) -> duckdb.DuckDBPyConnection:
         """Run ``sql`` reading ``tables`` as ``ARROW``, ``ARROW_2`` (at most two; see below)."""
         assert len(tables) <= 2
+        if not self._scan_by_name:
+            return self._registered(sql, {ARROW: tables[0], ARROW_2: tables[-1]}, params)
         _tether_arrow_page = tables[0]  # read by name by DuckDB
         _tether_arrow_page_2 = tables[-1]
         return self.con.execute(sql, params)
@@ -681,8 +688,24 @@ class SyncWriter:
         DuckDB finds the Arrow table by its variable name in this frame (a replacement scan):
         measured here twice as fast as ``register``/``unregister`` per statement.
         """
+        if not self._scan_by_name:
+            self._registered(sql, {ARROW: table}, params)
+            return
         _tether_arrow_page = table  # read by name by DuckDB
         self.con.execute(sql, params)
+
+    def _registered(
+        self, sql: str, tables: dict[str, pa.Table | None], params: list[Any]
+    ) -> duckdb.DuckDBPyConnection:
+        """Run ``sql`` with ``tables`` registered under their names (no replacement scans)."""
+        names = [name for name, table in tables.items() if table is not None]
+        for name in names:
+            self.con.register(name, tables[name])
+        try:
+            return self.con.execute(sql, params)
+        finally:
+            for name in names:
+                self.con.unregister(name)
 
 
 def prepare_upsert(upsert: Upsert) -> None:
