@@ -147,8 +147,8 @@ class IntegrationChecker:
                 )
             )
             return None
-        self._text = yamlpos.read_text(self.path)
         try:
+            self._text = yamlpos.read_text(self.path)
             raw = yamlpos.load_fast(self._text)
         except yamlpos.YamlSyntaxError as exc:
             self.problems.append(Problem(self.display, exc.line, exc.col, exc.message))

@@ -112,9 +112,64 @@ def _slow_columns(path: Path, display: str, kind: str) -> tuple[pa.Table, list[P
     return pa.table(cols, schema=schema), problems
 
 
+MAX_LINE_BYTES = 64 * 1024
+"""A mapping row is three short codes; a longer line is not a mapping row (and a 100 MB one
+must not be read whole)."""
+
+
+def _long_line(path: Path) -> tuple[int, int] | None:
+    """(line number, its length so far) of the first line over MAX_LINE_BYTES, read in chunks."""
+    line, length = 1, 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            pieces = chunk.split(b"\n")
+            for i, piece in enumerate(pieces):
+                length += len(piece)
+                if length > MAX_LINE_BYTES:
+                    return line, length
+                if i < len(pieces) - 1:
+                    line, length = line + 1, 0
+    return None
+
+
+def _not_text(raw: bytes, display: str) -> Problem | None:
+    """A NUL byte or invalid UTF-8, located (the CSV readers would fail without a position)."""
+    nul = raw.find(b"\x00")
+    try:
+        raw.decode("utf-8")
+        bad = -1
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    if nul < 0 and bad < 0:
+        return None
+    offset = min(o for o in (nul, bad) if o >= 0)
+    line = raw.count(b"\n", 0, offset) + 1
+    col = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    what = "a NUL byte" if offset == nul else f"invalid UTF-8 (byte 0x{raw[offset]:02x})"
+    return Problem(
+        display, line, col, f"{what}: mapping files are UTF-8 text", "Re-save it as UTF-8 CSV."
+    )
+
+
 def read_mapping_file(path: Path, display: str, kind: str) -> tuple[pa.Table, list[Problem]]:
     """Rows of one file as an Arrow table, plus problems found while parsing."""
+    long = _long_line(path)
+    if long is not None:
+        number, length = long
+        return empty_table(), [
+            Problem(
+                display,
+                number,
+                1,
+                f"line {number} is longer than {MAX_LINE_BYTES // 1024} KiB "
+                f"({length:,}+ bytes); a mapping row is sku/channel/warehouse,external_id,"
+                "integration",
+            )
+        ]
     raw = path.read_bytes()
+    broken = _not_text(raw, display)
+    if broken is not None:
+        return empty_table(), [broken]
     first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     if not raw.strip():
         return empty_table(), [

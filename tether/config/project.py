@@ -75,6 +75,24 @@ class Workspace:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.root / p
 
+    def outside(self, path: Path) -> Path | None:
+        """Where ``path`` really is (symlinks followed) when that is outside the workspace.
+
+        Workspace files (integrations, mappings, credentials) must live in it: a reference like
+        ``../../etc/shadow``, ``/etc/shadow`` or a link out would let whoever edits the files
+        (or a pull request) make tether read, digest and report on any file it can read.
+        """
+        real = path.resolve()
+        root = self.root.resolve()
+        return None if real == root or real.is_relative_to(root) else real
+
+    def inside(self, ref: str) -> Path | None:
+        """``ref`` (relative to the root) as a path in the workspace; ``None`` if it is not."""
+        if Path(ref).is_absolute() or ref.startswith("~"):
+            return None
+        path = self.root / ref
+        return None if self.outside(path) is not None else path
+
 
 def find_root(start: Path | None = None) -> Path:
     env = os.environ.get("TETHER_WORKSPACE")

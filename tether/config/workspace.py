@@ -28,13 +28,22 @@ def credentials_reader(workspace: Workspace) -> Callable[[str], CredentialsFile]
     cache: dict[Path, CredentialsFile] = {}
 
     def read(ref: str) -> CredentialsFile:
-        path = workspace.resolve(ref)
+        path = workspace.inside(ref)
+        if path is None:
+            return CredentialsFile(True, False, (), None, OUTSIDE)
         if path not in cache:
             cache[path] = _read_credentials(path)
         return cache[path]
 
     return read
 
+
+OUTSIDE = (
+    "is outside the workspace (an absolute path, '..' or a symbolic link out of it); "
+    "credentials must be files in the workspace, e.g. secrets/<id>.sops.yaml"
+)
+MAX_CREDENTIALS_BYTES = 1024 * 1024
+"""A SOPS file of a few credential fields is a few KB; anything far bigger is not one."""
 
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z0-9_][^:#\s]*):(?:\s|$)")
 _SOPS_MAC = re.compile(r"^    mac: (ENC\[.*\])\s*$", re.MULTILINE)
@@ -61,6 +70,11 @@ def _scan_sops_yaml(text: str) -> CredentialsFile | None:
 def _read_credentials(path: Path) -> CredentialsFile:
     if not path.is_file():
         return CredentialsFile(False, False, (), None)
+    size = path.stat().st_size
+    if size > MAX_CREDENTIALS_BYTES:
+        return CredentialsFile(
+            True, False, (), None, f"too large for a credentials file ({size} bytes)"
+        )
     try:
         text = path.read_text(encoding="utf-8")
         scanned = _scan_sops_yaml(text)
@@ -90,8 +104,12 @@ def workspace_files(workspace: Workspace) -> list[Path]:
     integrations = sorted((root / "integrations").glob("*.y*ml"))
     secrets = set((root / "secrets").glob("*"))
     for path in integrations:
+        if workspace.outside(path) is not None or path.stat().st_size > yamlpos.MAX_YAML_BYTES:
+            continue  # refused by validation; never read
         for ref in _CREDENTIALS_LINE.findall(path.read_bytes()):
-            secrets.add(workspace.resolve(ref.decode(errors="replace")))
+            inside = workspace.inside(ref.decode(errors="replace"))
+            if inside is not None:  # a reference out is refused by validation; never read
+                secrets.add(inside)
     mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
     return [root / "tether.toml", *integrations, *mappings, *sorted(secrets)]
 
@@ -110,6 +128,16 @@ def files_digest(workspace: Workspace) -> str:
     return digest.hexdigest()
 
 
+def _linked_out(display: str, real: Path) -> Problem:
+    return Problem(
+        display,
+        1,
+        1,
+        f"is a symbolic link to {real}, outside the workspace",
+        "Workspace files must live in the workspace: copy the file in instead of linking it.",
+    )
+
+
 def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> DesiredState:
     """Validate everything; raise ``ConfigError`` listing every problem, or return the state."""
     problems: list[Problem] = []
@@ -120,6 +148,9 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
     ids_in_files: set[str] = set()
     for path in files:
         display = _display(workspace, path)
+        if (real := workspace.outside(path)) is not None:
+            problems.append(_linked_out(display, real))
+            continue
         checker = IntegrationChecker(path, display, services, read_credentials)
         integration = checker.check()
         problems.extend(checker.problems)
@@ -135,15 +166,18 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
     for kind, filename in MAPPING_FILES.items():
         path = workspace.root / "mappings" / filename
         displays[kind] = _display(workspace, path)
-        if path.is_file():
+        if (real := workspace.outside(path)) is not None:
+            problems.append(_linked_out(displays[kind], real))
+        elif path.is_file():
             table, found = read_mapping_file(path, displays[kind], kind)
             problems.extend(found)
             tables.append(table)
     import pyarrow as pa
 
     desired.mappings = pa.concat_tables(tables) if tables else empty_table()
-    desired.files_digest = files_digest(workspace)
     problems.extend(check_rows(desired.mappings, displays, ids_in_files))
     if problems:
         raise ConfigError(problems)
+    # Only for a valid workspace: the digest reads every byte, and a broken file may be huge.
+    desired.files_digest = files_digest(workspace)
     return desired

@@ -229,9 +229,13 @@ def _connector(
     credentials: dict[str, str] = {}
     if integration.credentials_ref:
         try:
-            credentials = secrets.decrypt(
-                workspace.resolve(integration.credentials_ref), workspace.age_key_file
-            )
+            path = workspace.inside(integration.credentials_ref)
+            if path is None:  # an old state's reference: validation refuses these now
+                raise SecretsError(
+                    f"Credentials file {integration.credentials_ref} is outside the workspace.",
+                    hint="Move it into secrets/, point `credentials:` at it and apply.",
+                )
+            credentials = secrets.decrypt(path, workspace.age_key_file)
         except SecretsError as exc:
             error = _CredentialsError(
                 f"Authentication failed: cannot read the credentials of '{integration.id}'. "
