@@ -6,6 +6,9 @@ Connectors build requests; this module decides what to do when the answer is bad
 * 429 → wait ``Retry-After`` (or backoff) while the wait budget lasts, then ``RateLimitedError``.
 * 5xx, timeouts, connection errors → bounded exponential backoff with jitter, then
   ``UnavailableError``.
+* 3xx → ``ConnectorError`` naming where it pointed. Redirects are never followed: the clients
+  carry credentials in headers (``X-Shopify-Access-Token``, ``Api-Token``, TrackStar's keys)
+  that httpx, unlike ``Authorization``, would send on to whatever host a redirect names.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tether.errors import AuthError, DataError, RateLimitedError, TetherError, UnavailableError
+from tether.errors import (
+    AuthError,
+    ConnectorError,
+    DataError,
+    RateLimitedError,
+    TetherError,
+    UnavailableError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -77,6 +87,7 @@ def make_client(base_url: str, headers: dict[str, str], policy: HttpPolicy) -> h
         timeout=httpx.Timeout(policy.timeout_s, connect=min(10.0, policy.timeout_s)),
         # Connectors talk to one host; keep-alive matters more than pool size.
         limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+        follow_redirects=False,  # see the module docstring: credentials stay with base_url
     )
 
 
@@ -146,6 +157,8 @@ def send(
                     f"{response.reason_phrase} to {method} {shown}.",
                     hint="Update the credentials file (sops edit) and apply.",
                 )
+            if 300 <= status < 400:
+                raise _redirected(response, service, method, shown)
             if status == 429:
                 policy.wait_for_rate_limit(_retry_after(response, policy.backoff(attempt)), service)
                 attempt = 0  # a rate-limit wait is not a failure; the budget bounds it
@@ -160,6 +173,21 @@ def send(
                 )
         policy.sleep(policy.backoff(attempt))
         attempt += 1
+
+
+def _redirected(response: httpx.Response, service: str, method: str, shown: str) -> ConnectorError:
+    target = urlsplit(response.headers.get("location", ""))
+    origin = response.request.url
+    where = f"{target.scheme or origin.scheme}://{target.hostname or origin.host}"
+    if target.port:
+        where += f":{target.port}"
+    where += target.path  # never the query string: signed URLs carry credentials there
+    return ConnectorError(
+        f"{service} redirected {method} {shown} ({response.status_code}) to {where}; "
+        "tether does not follow redirects, so credentials are never sent anywhere but the "
+        "configured base_url.",
+        hint="If the service moved, set base_url (or the store URL) to the new address.",
+    )
 
 
 def json_body(response: httpx.Response, service: str) -> Any:
