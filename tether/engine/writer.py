@@ -697,15 +697,15 @@ class SyncWriter:
     def _registered(
         self, sql: str, tables: dict[str, pa.Table | None], params: list[Any]
     ) -> duckdb.DuckDBPyConnection:
-        """Run ``sql`` with ``tables`` registered under their names (no replacement scans)."""
-        names = [name for name, table in tables.items() if table is not None]
-        for name in names:
-            self.con.register(name, tables[name])
-        try:
-            return self.con.execute(sql, params)
-        finally:
-            for name in names:
-                self.con.unregister(name)
+        """Run ``sql`` with ``tables`` registered under their names (no replacement scans).
+
+        Each page's table replaces the last one's under the same name; it is not unregistered
+        after the statement, whose result (RETURNING rows) the caller may still be reading.
+        """
+        for name, table in tables.items():
+            if table is not None:
+                self.con.register(name, table)
+        return self.con.execute(sql, params)
 
 
 def prepare_upsert(upsert: Upsert) -> None:
