@@ -60,9 +60,10 @@ class LeakScanner:
 
     def bytes(self, surface: str, data: bytes) -> None:
         self.scanned.append(surface)
+        lowered = data.lower()  # hex may be written in capitals
         for name, value in self.secrets.items():
             for form, needle in _forms(value).items():
-                if needle in data or needle.lower() in data.lower() and form == "hex":
+                if needle in (lowered if form == "hex" else data):
                     self.leaks.append(Leak(surface, name, form))
 
     def text(self, surface: str, text: str) -> None:
