@@ -101,6 +101,9 @@ class _NotifyingState:
     def query(self) -> contextlib.AbstractContextManager[Any]:
         return self.inner.query()
 
+    def audit_sql(self, actor: str, query: str, error: Exception | None) -> None:
+        self.inner.audit_sql(actor, query, error)  # audit_log is not in `status`: no bump
+
     @contextlib.contextmanager
     def write(self, operation: str) -> Iterator[Any]:
         try:

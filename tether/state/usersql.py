@@ -18,6 +18,7 @@ database is running") and runs user SQL in a ``READ ONLY`` transaction on its ow
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,18 +82,62 @@ def check(query: str) -> str:
 
 
 @contextlib.contextmanager
-def open_locked(path: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """The state file read-only for one query, with file access off and the settings locked."""
-    if not path.exists():
-        yield None
-        return
-    from tether.state.db import connect
+def open_locked(path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection | None, bool]]:
+    """The state file for one query, with file access off and the settings locked.
 
-    con = connect(path, read_only=True, config=LOCKED_CONFIG)
+    Yields the connection and whether it may write: it is opened read-write (holding the state
+    lock) when the lock is free and the file writable, so the same connection records the
+    ``audit_log`` row (one open instead of two); the query itself then runs in a ``READ ONLY``
+    transaction (``read_only_transaction``). Otherwise it is opened read-only.
+    """
+    if not path.exists():
+        yield None, False
+        return
+    from tether.errors import StateLockedError
+    from tether.state.db import StateLock, connect
+
+    lock: StateLock | None = StateLock(path, "sql")
     try:
-        yield con
+        if not os.access(path, os.W_OK):
+            raise PermissionError(path)
+        assert lock is not None
+        lock.acquire()
+    except (StateLockedError, OSError):
+        lock = None
+    try:
+        con = connect(path, read_only=lock is None, config=LOCKED_CONFIG)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    try:
+        yield con, lock is not None
     finally:
         con.close()
+        if lock is not None:
+            lock.release()
+
+
+def audit(con: duckdb.DuckDBPyConnection, actor: str, query: str, error: Exception | None) -> None:
+    """The ``audit_log`` row of one user statement: who, which, and whether it ran."""
+    import orjson
+
+    outcome = (
+        "ok" if error is None else "refused" if isinstance(error, QueryRefusedError) else "error"
+    )
+    detail = {
+        "statement": query[:AUDITED_STATEMENT_CHARS],
+        "truncated": len(query) > AUDITED_STATEMENT_CHARS,
+        "outcome": outcome,
+    }
+    con.execute(
+        "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'sql', ?)",
+        [actor, orjson.dumps(detail).decode()],
+    )
+
+
+AUDITED_STATEMENT_CHARS = 4000
+"""How much of a user SQL statement audit_log keeps (the statement, never its results)."""
 
 
 def forbid_external_access(con: duckdb.DuckDBPyConnection) -> None:

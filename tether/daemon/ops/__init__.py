@@ -52,12 +52,17 @@ class StateAccess(Protocol):
         """A connection for user SQL (`tether sql`): it reads the state and nothing else."""
         ...
 
+    def audit_sql(self, actor: str, query: str, error: Exception | None) -> None:
+        """Record a user statement in ``audit_log`` (inside ``query()``; best effort)."""
+        ...
+
 
 class LocalStateAccess:
     """Open the file for each call only, never holding it between calls."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.path = workspace.state_path
+        self._audit: duckdb.DuckDBPyConnection | None = None
 
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
@@ -75,10 +80,24 @@ class LocalStateAccess:
 
     @contextlib.contextmanager
     def query(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        from tether.state.usersql import open_locked
+        from tether.state.usersql import open_locked, read_only_transaction
 
-        with open_locked(self.path) as con:
-            yield con
+        with open_locked(self.path) as (con, writable):
+            if con is None or not writable:
+                yield con  # read-only: no audit row (the user can read the file directly)
+                return
+            self._audit = con
+            try:
+                with read_only_transaction(con) as cur:
+                    yield cur
+            finally:
+                self._audit = None
+
+    def audit_sql(self, actor: str, query: str, error: Exception | None) -> None:
+        from tether.state.usersql import audit
+
+        if self._audit is not None:
+            audit(self._audit, actor, query, error)
 
 
 class SharedStateAccess:
@@ -100,6 +119,15 @@ class SharedStateAccess:
 
         with read_only_transaction(self.con) as cur:
             yield cur
+
+    def audit_sql(self, actor: str, query: str, error: Exception | None) -> None:
+        from tether.state.usersql import audit
+
+        cur = self.con.cursor()
+        try:
+            audit(cur, actor, query, error)
+        finally:
+            cur.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:

@@ -302,61 +302,34 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
     return row
 
 
-AUDITED_STATEMENT_CHARS = 4000
-"""How much of a user SQL statement audit_log keeps (the statement, never its results)."""
-
-
 @operation("sql", "viewer")
 def sql(ctx: Context, query: str, limit: int | None = None) -> dict[str, Any]:
     """Run read-only SQL over the state."""
-    from tether.state import usersql
-
-    try:
-        statement = usersql.check(query)
-        with ctx.state.query() as con:
-            columns, types, rows = usersql.run(usersql.require_state(con), statement, limit)
-    except TetherError as exc:
-        _audit_sql(ctx, query, exc)
-        raise
-    _audit_sql(ctx, query, None)
-    return {"columns": columns, "types": types, "rows": [[_jsonable(v) for v in r] for r in rows]}
-
-
-def _audit_sql(ctx: Context, query: str, error: TetherError | None) -> None:
-    """Who ran which statement, and whether it ran (never what it returned).
-
-    Best effort without a daemon: a viewer who cannot write the state can still read it, and a
-    missing state gets no audit row (recording must not create the file).
-    """
-    import contextlib
     import logging
 
-    import orjson
+    from tether.state import usersql
 
-    from tether.errors import QueryRefusedError
-
-    if not ctx.workspace.state_path.exists():
-        return
-    detail = {
-        "statement": query[:AUDITED_STATEMENT_CHARS],
-        "truncated": len(query) > AUDITED_STATEMENT_CHARS,
-        "outcome": "ok"
-        if error is None
-        else "refused"
-        if isinstance(error, QueryRefusedError)
-        else "error",
-    }
+    error: TetherError | None = None
     try:
-        with ctx.state.write("sql") as con:
-            con.execute(
-                "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'sql', ?)",
-                [ctx.actor, orjson.dumps(detail).decode()],
-            )
-    except Exception as exc:  # the query's answer matters more than its audit row
-        with contextlib.suppress(Exception):
-            logging.getLogger("tether.audit").debug(
-                "sql audit row not written", extra={"fields": {"reason": type(exc).__name__}}
-            )
+        statement = usersql.check(query)
+    except TetherError as exc:
+        error = exc
+    with ctx.state.query() as con:
+        if error is None:
+            try:
+                columns, types, rows = usersql.run(usersql.require_state(con), statement, limit)
+            except TetherError as exc:
+                error = exc
+        if con is not None:
+            try:
+                ctx.state.audit_sql(ctx.actor, query, error)
+            except Exception as exc:  # the answer matters more than its audit row
+                logging.getLogger("tether.audit").warning(
+                    "sql audit row not written", extra={"fields": {"reason": type(exc).__name__}}
+                )
+    if error is not None:
+        raise error
+    return {"columns": columns, "types": types, "rows": [[_jsonable(v) for v in r] for r in rows]}
 
 
 def _jsonable(value: Any) -> Any:
