@@ -62,7 +62,7 @@ class LocalStateAccess:
 
     def __init__(self, workspace: Workspace) -> None:
         self.path = workspace.state_path
-        self._audit: duckdb.DuckDBPyConnection | None = None
+        self._local = threading.local()  # the audit connection of this thread's query()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
@@ -86,18 +86,19 @@ class LocalStateAccess:
             if con is None or not writable:
                 yield con  # read-only: no audit row (the user can read the file directly)
                 return
-            self._audit = con
+            self._local.audit = con
             try:
                 with read_only_transaction(con) as cur:
                     yield cur
             finally:
-                self._audit = None
+                self._local.audit = None
 
     def audit_sql(self, actor: str, query: str, error: Exception | None) -> None:
         from tether.state.usersql import audit
 
-        if self._audit is not None:
-            audit(self._audit, actor, query, error)
+        con = getattr(self._local, "audit", None)
+        if con is not None:
+            audit(con, actor, query, error)
 
 
 class SharedStateAccess:
