@@ -1,0 +1,169 @@
+"""`tether add shopify` driven through its prompts on a pseudo-terminal, as a new user would:
+init → secrets keygen → add (with a wrong answer at every prompt) → validate → plan → apply →
+a first sync against the Shopify sandbox. No credential value may appear in any file under the
+workspace, HOME or the command's temp dir at any moment, nor in what the terminal shows."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import run_tether
+from leak_watch import scan_once, watch
+
+from tether.sandbox import shopify as sandbox
+
+
+@pytest.fixture
+def user_env(tmp_path: Path) -> dict[str, str]:
+    """A new user's machine: their own HOME (the age key goes to ~/.config/sops/age) and TMPDIR."""
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "TETHER_"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp), TETHER_NO_DAEMON="1", TERM="xterm", COLUMNS="120")
+    return env
+
+
+def test_watch_sees_a_planted_value(tmp_path: Path) -> None:
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "f").write_bytes(b"prefix shpat_canary suffix")
+    assert scan_once([tmp_path], [b"shpat_canary"]) == {str(tmp_path / "deep" / "f")}
+    assert scan_once([tmp_path], [b"shpat_other"]) == set()
+
+
+def test_add_shopify_through_its_prompts_then_validate_plan_apply_and_sync(
+    tmp_path: Path, user_env: dict[str, str]
+) -> None:
+    workspace = tmp_path / "acme"
+    token = "shpat_" + secrets.token_hex(16)
+    store = f"acme-{secrets.token_hex(4)}.myshopify.com"
+    init = run_tether("init", str(workspace), env=user_env)
+    assert init.exit_code == 0, init.output
+    steps = [
+        line.strip() for line in init.stdout.splitlines() if line.strip()[:2] in {"1.", "2.", "3."}
+    ]
+    assert steps == ["1. tether secrets keygen", "2. tether add shopify", "3. tether apply"]
+    keygen = run_tether("-w", str(workspace), "secrets", "keygen", env=user_env)
+    assert keygen.exit_code == 0, keygen.output
+    key_file = Path(user_env["HOME"]) / ".config" / "sops" / "age" / "keys.txt"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert "AGE-SECRET-KEY" not in keygen.output
+
+    roots = [workspace, Path(user_env["HOME"]), Path(user_env["TMPDIR"])]
+    with sandbox.serve(sandbox.Scenario(orders=30, access_token=token, restore_rate=1e6)) as srv:
+        with watch(roots, [token, store]) as seen:
+            child = pexpect.spawn(
+                sys.executable,
+                [
+                    "-m",
+                    "tether",
+                    "-w",
+                    str(workspace),
+                    "add",
+                    "shopify",
+                    "shop_us",
+                    "--set",
+                    f"settings.base_url={srv.url}",
+                ],
+                env=user_env,
+                encoding="utf-8",
+                timeout=30,
+                dimensions=(40, 120),
+            )
+            transcript: list[str] = []
+            child.logfile_read = _Collect(transcript)
+            child.expect(r"Integration name \[Shopify\]: ")
+            child.sendline("Shopify US")
+
+            child.expect(r"Capabilities \[.*\]: ")
+            child.sendline("sales_orders,refunds")
+            child.expect("Shopify does not offer 'refunds'")
+            child.expect(r"Capabilities \[.*\]: ")
+            child.sendline("1,3")
+
+            child.expect(r"Timezone \[UTC\]: ")
+            child.sendline("Mars/Olympus")
+            child.expect("Unknown timezone 'Mars/Olympus'")
+            child.expect(r"Timezone \[UTC\]: ")
+            child.send("Europe/Lond\t")  # Tab completes the IANA name
+            child.expect("on")
+            child.sendline("")
+
+            child.expect(r"Schedule \(cron\) \[0 0 0 \* \* \*\]: ")
+            child.sendline("0 0 * * *")
+            child.expect("has 5 fields; Tether uses 6 fields, seconds first")
+            child.expect(r"Schedule \(cron\) \[0 0 0 \* \* \*\]: ")
+            child.sendline("0 30 2 * * *")
+            child.expect(r"next runs \(Europe/London\):")
+            child.expect(r"02:30:00 (GMT|BST).*\r\n.*02:30:00 (GMT|BST).*\r\n.*02:30:00 (GMT|BST)")
+
+            child.expect(r"Dry run .*\[no\]: ")
+            child.sendline("")
+            child.expect(r"Change optional service settings\? \[y/N\]: ")
+            child.sendline("n")
+
+            child.expect(r"Store URL \* \(e\.g\. your-store\.myshopify\.com\): ")
+            child.sendline("")
+            child.expect("Store URL is required.")
+            child.expect(r"Store URL \* .*: ")
+            child.sendline(store)
+
+            child.expect(r"Admin API Access Token \* .*: ")
+            child.sendline("")
+            child.expect("Admin API Access Token is required.")
+            child.expect(r"Admin API Access Token \* .*: ")
+            child.sendline(token)
+
+            child.expect("created secrets/shop_us.sops.yaml")
+            child.expect(pexpect.EOF)
+            child.close()
+        assert child.exitstatus == 0, "".join(transcript)
+        shown = "".join(transcript)
+        assert token not in shown  # the secret was never echoed
+        assert "Next: tether plan" in shown
+        assert seen.passes > 3 and seen.hits == set(), seen.hits
+
+        text = (workspace / "integrations" / "shop_us.yaml").read_text()
+        assert "name: Shopify US" in text and "capabilities: [sales_orders, products]" in text
+        assert 'cron: "0 30 2 * * *"' in text and "timezone: Europe/London" in text
+        for wrong in ("refunds", "Mars", '0 0 * * *"'):
+            assert wrong not in text
+
+        ws = ["-w", str(workspace)]
+        with watch(roots, [token, store]) as seen:
+            results = [
+                run_tether(*ws, "validate", env=user_env),
+                run_tether(*ws, "plan", env=user_env),
+                run_tether(*ws, "apply", "--auto-approve", env=user_env),
+                run_tether(*ws, "sync", "shop_us", env=user_env),
+            ]
+        for result in results:
+            assert result.exit_code == 0, result.output
+            assert token not in result.output and store not in result.output
+        assert "+ shop_us" in results[1].output or "shop_us" in results[1].output
+        assert seen.hits == set(), seen.hits
+
+    import duckdb
+
+    con = duckdb.connect(str(workspace / "state" / "tether.duckdb"), read_only=True)
+    rows = con.execute(
+        "select domain_type, records_fetched, error_code from executions order by id"
+    ).fetchall()
+    con.close()
+    assert rows and rows[0][0] == "sales_orders" and rows[0][1] > 0 and rows[0][2] is None, rows
+
+
+class _Collect:
+    def __init__(self, into: list[str]) -> None:
+        self.into = into
+
+    def write(self, text: str) -> None:
+        self.into.append(text)
+
+    def flush(self) -> None:
+        pass
