@@ -10,6 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
+import add_support
 import pexpect
 import pytest
 from conftest import run_tether
@@ -20,13 +21,7 @@ from tether.sandbox import shopify as sandbox
 
 @pytest.fixture
 def user_env(tmp_path: Path) -> dict[str, str]:
-    """A new user's machine: their own HOME (the age key goes to ~/.config/sops/age) and TMPDIR."""
-    home, tmp = tmp_path / "home", tmp_path / "tmp"
-    home.mkdir()
-    tmp.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "TETHER_"))}
-    env.update(HOME=str(home), TMPDIR=str(tmp), TETHER_NO_DAEMON="1", TERM="xterm", COLUMNS="120")
-    return env
+    return add_support.user_env(tmp_path)
 
 
 def test_watch_sees_a_planted_value(tmp_path: Path) -> None:

@@ -237,6 +237,8 @@ def check_schedule(cron: str, timezone: str, after: datetime | None = None) -> A
             problem=problem[0].upper() + problem[1:] + '. Example: "0 0 */6 * * *" runs every '
             "6 hours; the default, 0 0 0 * * *, daily at midnight."
         )
+    if check_timezone(timezone) is not None:
+        return Answer(value=cron)  # the timezone answer explains itself; no preview without it
     runs = upcoming(cron, timezone, PREVIEW_RUNS, after)
     if not runs:
         return Answer(problem=f"cron '{cron}' never fires (no such date). Choose another.")
