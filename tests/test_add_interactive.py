@@ -5,7 +5,6 @@ workspace, HOME or the command's temp dir at any moment, nor in what the termina
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path

@@ -125,7 +125,8 @@ def test_init_scaffolds_a_valid_workspace(tmp_path: Path) -> None:
     target = tmp_path / "acme"
     result = run_tether("init", str(target))
     assert result.exit_code == 0
-    assert "age-keygen" in result.stdout and "sops --encrypt --in-place" in result.stdout
+    next_steps = result.stdout.split("Next, inside it:")[1].split()
+    assert " ".join(next_steps) == "1. tether secrets keygen 2. tether add shopify 3. tether apply"
     assert (target / "mappings" / "skus.csv").read_text() == "sku,external_id,integration\n"
     assert "state/*" in (target / ".gitignore").read_text()
     assert (target / ".sops.yaml").exists()
