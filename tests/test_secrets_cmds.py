@@ -32,7 +32,8 @@ def test_keygen_makes_a_private_key_and_adds_its_recipient_once(tmp_path: Path) 
     assert first.exit_code == 0, first.output
     assert user.key_file.stat().st_mode & 0o777 == 0o600
     assert user.key_file.parent.stat().st_mode & 0o777 == 0o700
-    secret_line = next(l for l in user.key_file.read_text().splitlines() if l.startswith("AGE-"))
+    lines = user.key_file.read_text().splitlines()
+    secret_line = next(line for line in lines if line.startswith("AGE-"))
     assert secret_line not in first.output and "AGE-SECRET-KEY" not in first.output
     (recipient,) = age_keys.held_recipients(user.key_file)
     assert f"Public key: {recipient}" in first.stdout
