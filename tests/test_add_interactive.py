@@ -161,3 +161,58 @@ class _Collect:
 
     def flush(self) -> None:
         pass
+
+
+def test_add_with_no_arguments_asks_the_service_the_id_and_optional_settings(
+    tmp_path: Path, user_env: dict[str, str]
+) -> None:
+    workspace = tmp_path / "acme"
+    assert run_tether("init", str(workspace), env=user_env).exit_code == 0
+    assert run_tether("-w", str(workspace), "secrets", "keygen", env=user_env).exit_code == 0
+    (workspace / "integrations" / "shopify.yaml").write_text("taken: true\n")  # id taken
+    env = {**user_env, "TETHER_ADD_STORE_URL": "a.myshopify.com", "TETHER_ADD_ACCESS_TOKEN": "t"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tether", "-w", str(workspace), "add"],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 120),
+    )
+    transcript: list[str] = []
+    child.logfile_read = _Collect(transcript)
+    child.expect(r"Service\S* \*")
+    child.expect("Shopify: E-commerce platform for sales orders and products")
+    child.expect("Service: ")
+    child.sendline("shopfy")
+    child.expect("Unknown service 'shopfy'")
+    child.expect("Service: ")
+    child.sendline("shopify")
+    child.expect(r"Integration id \[shopify_2\]: ")  # shopify is taken
+    child.sendline("shopify")
+    child.expect("An integration 'shopify' already exists")
+    child.expect(r"Integration id \[shopify_2\]: ")
+    child.sendline("")
+    for prompt in ("Integration name", "Capabilities", "Timezone", r"Schedule \(cron\)", "Dry run"):
+        child.expect(prompt + r" .*\]: ")
+        child.sendline("")
+    child.expect(r"Change optional service settings\? \[y/N\]: ")
+    child.sendline("y")
+    child.expect(r"base_url: ")
+    child.sendline("")
+    child.expect("How far back the first")  # the setting's own description, from its model
+    child.expect(r"history_days \[365\]: ")
+    child.sendline("0")
+    child.expect("Setting history_days: input should be greater than or equal to 1")
+    child.expect(r"history_days \[365\]: ")
+    child.sendline("30")
+    # The remaining optional settings keep their defaults; credentials come from the environment.
+    while child.expect([r"\]: ", "created secrets/shopify_2.sops.yaml"]) == 0:
+        child.sendline("")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, "".join(transcript)
+    text = (workspace / "integrations" / "shopify_2.yaml").read_text()
+    assert "history_days: 30" in text and "page_size" not in text
+    assert 'cron: "0 0 0 * * *"' in text and "timezone: UTC" in text
+    assert "Store URL" not in "".join(transcript)  # not asked: TETHER_ADD_STORE_URL answered it

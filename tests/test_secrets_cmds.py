@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from add_support import NewUser, new_user
+from leak_watch import watch
 
 from tether.config import age_keys
 from tether.config.secrets import decrypt, encrypt_file, generate_age_key
@@ -65,7 +66,9 @@ def test_keygen_to_a_given_file_adds_a_second_recipient_and_says_how_to_use_it(
 def test_set_rotates_one_credential_from_stdin_without_showing_any(user: NewUser) -> None:
     add_shop(user)
     user.tether("apply", "--auto-approve")
-    result = user.tether("secrets", "set", "shop", "access_token", input="shpat_rotated\n")
+    with watch(user.watched, ["shpat_rotated", "shpat_first", "acme.myshopify.com"]) as seen:
+        result = user.tether("secrets", "set", "shop", "access_token", input="shpat_rotated\n")
+    assert seen.hits == set()  # sops set decrypts in memory: no plaintext file, even briefly
     assert result.exit_code == 0, result.output
     assert "Updated access_token in secrets/shop.sops.yaml (value not shown)" in result.stdout
     assert "shpat_" not in result.output and "acme" not in result.output

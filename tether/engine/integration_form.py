@@ -158,7 +158,9 @@ def _text(value: Any) -> str:
 
 def check(spec: ServiceSpec, question: Question, text: str, timezone: str = "UTC") -> Answer:
     """The typed value of ``text`` for ``question``, or why it cannot be accepted."""
-    raw = text.strip() if not question.secret else text.strip("\r\n")
+    # A secret is kept exactly as typed (bar the newline); blank counts as not given.
+    raw = text.strip("\r\n") if question.secret else text.strip()
+    raw = raw if raw.strip() else ""
     if raw == "" and question.default is not None:
         raw = question.default
     if raw == "":
