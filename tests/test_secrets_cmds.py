@@ -112,3 +112,25 @@ def test_check_names_files_you_cannot_open_and_files_not_encrypted(user: NewUser
     assert by_path["secrets/theirs.sops.yaml"]["recipients"] == [stranger]
     assert by_path["secrets/theirs.sops.yaml"]["missing_recipients"] == doc["held"]
     assert by_path["secrets/shop.sops.yaml"]["yours"] is True and doc["ok"] is False
+
+
+def test_set_starts_a_missing_credentials_file_field_by_field_for_a_hand_written_integration(
+    user: NewUser,
+) -> None:
+    (user.workspace / "integrations" / "shop.yaml").write_text(
+        "name: Shop\nservice: shopify\ncapabilities: [sales_orders]\n"
+        "credentials: secrets/shop.sops.yaml\n"
+    )
+    missing = user.tether("validate")
+    assert missing.exit_code == 1 and "tether secrets set shop FIELD" in missing.output
+    with watch(user.watched, ["shpat_by_hand", "hand.myshopify.com"]) as seen:
+        first = user.tether("secrets", "set", "shop", "store_url", input="hand.myshopify.com")
+        half = user.tether("validate")
+        second = user.tether("secrets", "set", "shop", "access_token", input="shpat_by_hand")
+    assert "Created store_url in secrets/shop.sops.yaml" in first.stdout
+    assert "lacks required field 'access_token'" in half.output
+    assert "Updated access_token" in second.stdout
+    assert seen.hits == set()
+    assert user.tether("validate").exit_code == 0
+    values = decrypt(user.workspace / "secrets" / "shop.sops.yaml", user.key_file)
+    assert values == {"store_url": "hand.myshopify.com", "access_token": "shpat_by_hand"}

@@ -78,7 +78,8 @@ def set_(ctx: click.Context, integration_id: str, field: str) -> None:
 
     On a terminal the value is asked (without echo for secret fields); otherwise it is read
     from stdin. The other credentials are neither decrypted to disk nor shown; `tether plan`
-    then shows the integration's credentials as changed.
+    then shows the integration's credentials as changed. A missing credentials file is
+    created, encrypted, with this one field: repeat for each field of a hand-written integration.
     """
     if sys.stdin.isatty():
         value = click.prompt(
@@ -91,7 +92,8 @@ def set_(ctx: click.Context, integration_id: str, field: str) -> None:
     else:
         value = sys.stdin.read().removesuffix("\n").removesuffix("\r")
     result = _backend(ctx).call("secrets_set", id=integration_id, field=field, text=value)
-    click.echo(f"Updated {field} in {result['credentials']} (value not shown). Next: tether plan")
+    verb = "Created" if result["created"] else "Updated"
+    click.echo(f"{verb} {field} in {result['credentials']} (value not shown). Next: tether plan")
 
 
 @secrets.command()

@@ -291,9 +291,11 @@ def secrets_set(ctx: Context, id: str, field: str, text: str) -> dict[str, Any]:
     if answer.problem or answer.value is None:
         raise TetherError(answer.problem or f"{question.label} is required; nothing changed.")
     secrets_path = ctx.workspace.resolve(ref)
-    if not secrets_path.is_file():
-        raise NotFoundError(
-            f"{ref} does not exist.", hint=f"Recreate the integration with `tether add {service}`."
-        )
-    set_value(secrets_path, field, answer.value, ctx.workspace.age_key_file)
-    return {"id": id, "field": field, "credentials": ref}
+    if secrets_path.is_file():
+        set_value(secrets_path, field, answer.value, ctx.workspace.age_key_file)
+        return {"id": id, "field": field, "credentials": ref, "created": False}
+    # No file yet (an integration written by hand): start it with this field, encrypted on the
+    # way in like `add` does, so it never exists in plaintext.
+    ciphertext = encrypt_values(ctx.workspace.root, secrets_path, {field: answer.value})
+    _write_new(secrets_path, ciphertext)
+    return {"id": id, "field": field, "credentials": ref, "created": True}
