@@ -225,3 +225,17 @@ def test_a_service_added_to_the_catalogue_gets_a_form_from_its_metadata(user: Ne
     values = decrypt(user.workspace / "secrets" / "kegs.sops.yaml", user.key_file)
     assert values == {"account_id": "1234", "api_secret": "s3cret-keg"}
     assert user.tether("validate").exit_code == 0
+
+
+def test_a_name_yaml_would_misread_is_written_quoted_and_reads_back_exactly(user: NewUser) -> None:
+    from ruamel.yaml import YAML
+
+    name = 'Shop: #1 "US" - yes'
+    result = user.tether(
+        "add", "shopify", "odd", "--set", f"name={name}", "--set", "store_url=a.myshopify.com",
+        "--set", "access_token=-", input="shpat_x",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = YAML(typ="safe").load((user.workspace / "integrations" / "odd.yaml").read_text())
+    assert doc["name"] == name and doc["schedule"] == {"cron": "0 0 0 * * *", "timezone": "UTC"}
+    assert user.tether("validate").exit_code == 0

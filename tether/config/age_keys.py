@@ -83,10 +83,27 @@ def _matching_rule(document: Any, relative: str) -> Any:
     return None
 
 
-def _recipients_of(rule: Any) -> list[str]:
-    value = rule.get("age") if rule is not None else None
+OTHER_KEY_KINDS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms")
+
+
+def _listed(value: Any) -> list[str]:
     items = value if isinstance(value, list) else str(value or "").split(",")
     return [str(v).strip() for v in items if not _PLACEHOLDER.match(str(v).strip())]
+
+
+def _recipients_of(rule: Any) -> list[str]:
+    """Age recipients of a rule (top level or in ``key_groups``); other key kinds by name, so a
+    rule that encrypts with PGP or a KMS counts as having recipients too."""
+    if not isinstance(rule, dict):
+        return []
+    found = _listed(rule.get("age"))
+    for group in [rule, *(rule.get("key_groups") or [])]:
+        if not isinstance(group, dict):
+            continue
+        if group is not rule:
+            found.extend(_listed(group.get("age")))
+        found.extend(f"{kind}:{v}" for kind in OTHER_KEY_KINDS for v in _listed(group.get(kind)))
+    return found
 
 
 def configured_recipients(root: Path, relative: str) -> list[str]:
