@@ -120,7 +120,9 @@ def _show_check(result: dict[str, Any]) -> None:
         f"Your key file: {result['key_file']} ({len(held)} key{'s' if len(held) != 1 else ''})"
     )
     if not held:
-        click.echo("  no age key there: `tether secrets keygen` makes one (or set SOPS_AGE_KEY_FILE)")
+        click.echo(
+            "  no age key there: `tether secrets keygen` makes one (or set SOPS_AGE_KEY_FILE)"
+        )
     if not result["files"]:
         click.echo("No files in secrets/ yet. Create one with `tether add SERVICE`.")
     for f in result["files"]:
