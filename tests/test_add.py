@@ -239,3 +239,28 @@ def test_a_name_yaml_would_misread_is_written_quoted_and_reads_back_exactly(user
     doc = YAML(typ="safe").load((user.workspace / "integrations" / "odd.yaml").read_text())
     assert doc["name"] == name and doc["schedule"] == {"cron": "0 0 0 * * *", "timezone": "UTC"}
     assert user.tether("validate").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("add", {"service": "shopify", "id": "s", "answers": {"access_token": "shpat_d"}}),
+        ("secrets_keygen", {}),
+        ("secrets_set", {"id": "s", "field": "access_token", "text": "shpat_d"}),
+    ],
+)
+def test_credential_writers_refuse_to_run_inside_the_daemon(
+    user: NewUser, name: str, params: dict[str, Any]
+) -> None:
+    import duckdb
+
+    from tether.config.project import load_project
+    from tether.daemon import ops
+    from tether.errors import TetherError
+
+    daemon_like = ops.Context(
+        load_project(user.workspace), ops.SharedStateAccess(duckdb.connect()), "u", "admin"
+    )
+    with pytest.raises(TetherError, match="runs only in the `tether` command"):
+        ops.run(daemon_like, name, params)
+    assert written(user) == []

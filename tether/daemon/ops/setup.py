@@ -21,9 +21,20 @@ from tether.config.model import DEFAULT_TIMEZONE
 from tether.config.secrets import encrypt_values, file_recipients, set_value, sops_metadata
 from tether.connectors.base import ServiceSpec
 from tether.connectors.registry import connector_class, services
-from tether.daemon.ops import Context, operation
+from tether.daemon.ops import Context, LocalStateAccess, operation
 from tether.engine import integration_form as form
 from tether.errors import ConfigError, NotFoundError, SecretsError, TetherError
+
+
+def _only_in_process(ctx: Context, name: str) -> None:
+    """Writers of credentials and keys run as the user who typed them, in their process: never
+    in the daemon (its user, its home directory, values crossing the socket)."""
+    if not isinstance(ctx.state, LocalStateAccess):
+        raise TetherError(
+            f"'{name}' writes credentials or keys as you, so it runs only in the `tether` "
+            "command, not through the daemon.",
+            hint="Run `tether add` / `tether secrets` on the machine holding the workspace.",
+        )
 
 
 def _spec(service: str) -> ServiceSpec:
@@ -90,6 +101,7 @@ def _question(service: str, key: str) -> form.Question:
 @operation("add", "admin")
 def add(ctx: Context, service: str, id: str, answers: dict[str, str]) -> dict[str, Any]:
     """Write integrations/<id>.yaml and its encrypted secrets/<id>.sops.yaml."""
+    _only_in_process(ctx, "add")
     spec = _spec(service)
     checked_id = form.check_id(id, taken_ids(ctx))
     if checked_id.problem:
@@ -201,6 +213,7 @@ def secrets_keygen(
     ctx: Context, output: str | None = None, now: str | None = None
 ) -> dict[str, Any]:
     """Make an age key (or reuse the one there) and add its recipient to .sops.yaml."""
+    _only_in_process(ctx, "secrets_keygen")
     key_file = Path(output).expanduser() if output else ctx.workspace.age_key_file
     held = age_keys.held_recipients(key_file)
     if held:
@@ -269,6 +282,7 @@ def secrets_check(ctx: Context) -> dict[str, Any]:
 @operation("secrets_set", "admin")
 def secrets_set(ctx: Context, id: str, field: str, text: str) -> dict[str, Any]:
     """Replace one credential of an integration; the other values stay untouched, unseen."""
+    _only_in_process(ctx, "secrets_set")
     from tether.config import yamlpos
 
     path = ctx.workspace.root / "integrations" / f"{id}.yaml"
