@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import secrets
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import add_support
@@ -28,6 +30,14 @@ def test_watch_sees_a_planted_value(tmp_path: Path) -> None:
     (tmp_path / "deep" / "f").write_bytes(b"prefix shpat_canary suffix")
     assert scan_once([tmp_path], [b"shpat_canary"]) == {str(tmp_path / "deep" / "f")}
     assert scan_once([tmp_path], [b"shpat_other"]) == set()
+    assert scan_once([tmp_path], [b"shpat_canary"], since=time.time() + 60) == set()  # old file
+    # the system temp dir is watched for new files, even ones gone before the command ends
+    recent = tempfile.NamedTemporaryFile(dir=tempfile.gettempdir())  # noqa: SIM115
+    with watch([], ["shpat_recent"]) as seen, recent as handle:
+        handle.write(b"shpat_recent")
+        handle.flush()
+        time.sleep(0.3)
+    assert seen.hits == {handle.name}
 
 
 def test_add_shopify_through_its_prompts_then_validate_plan_apply_and_sync(
