@@ -17,6 +17,7 @@ import pytest
 from conftest import run_tether
 from leak_watch import scan_once, watch
 
+from tether.config.secrets import decrypt
 from tether.sandbox import shopify as sandbox
 
 
@@ -226,3 +227,37 @@ def test_add_with_no_arguments_asks_the_service_the_id_and_optional_settings(
     assert "history_days: 30" in text and "page_size" not in text
     assert 'cron: "0 0 0 * * *"' in text and "timezone: UTC" in text
     assert "Store URL" not in "".join(transcript)  # not asked: TETHER_ADD_STORE_URL answered it
+
+
+def test_secrets_set_on_a_terminal_asks_twice_without_echo(tmp_path: Path) -> None:
+    user = add_support.new_user(tmp_path)
+    added = user.tether(
+        "add", "shopify", "shop", "--set", "store_url=a.myshopify.com", "--set", "access_token=-",
+        input="shpat_old",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    token = "shpat_" + secrets.token_hex(12)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tether", "-w", str(user.workspace), "secrets", "set", "shop", "access_token"],
+        env=user.env,
+        encoding="utf-8",
+        timeout=30,
+    )
+    transcript: list[str] = []
+    child.logfile_read = _Collect(transcript)
+    child.expect("New value for access_token: ")
+    child.sendline(token)
+    child.expect("Repeat for confirmation: ")
+    child.sendline(token + "x")
+    child.expect("Error: The two entered values do not match.")
+    child.expect("New value for access_token: ")
+    child.sendline(token)
+    child.expect("Repeat for confirmation: ")
+    child.sendline(token)
+    child.expect("Updated access_token in secrets/shop.sops.yaml")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and token not in "".join(transcript)
+    values = decrypt(user.workspace / "secrets" / "shop.sops.yaml", user.key_file)
+    assert values["access_token"] == token and values["store_url"] == "a.myshopify.com"
