@@ -241,7 +241,7 @@ class BigQueryConnector:
             raise TetherError(
                 f"{SERVICE}: capability '{capability}' is enabled but has no query.",
                 hint=f"Add settings.queries.{capability} with `sql:` and `cursor_column:` to the "
-                "integration file (see the BigQuery section of the README).",
+                "integration file (see docs/bigquery.md).",
             )
         return query
 
