@@ -52,7 +52,9 @@ def demo(ctx: click.Context) -> None:
     workspace = output.workspace(ctx)
     backend = output.backend(ctx)
     out = output.console()
-    _step("1. Sandbox servers (Shopify, BigQuery, TrackStar, Brewman) on loopback")
+    from tether.sandbox import SANDBOXES
+
+    _step(f"1. Sandbox servers ({', '.join(SANDBOXES)}) on loopback")
     servers = _start_sandboxes()
     try:
         _step("2. tether validate")
