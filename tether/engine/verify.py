@@ -9,9 +9,10 @@ state's count over the same window. "Equal" means::
   window field (the record field the connector's window filters on: ``updated_at`` for Shopify
   and TrackStar orders, ``ordered_at`` for Brewman and warehouse orders, ``date`` for sales
   history, ...) is in the window;
-* **failed**: records fetched but not loaded (open failed items, e.g. an unmapped channel),
-  dated in the window by their stored payload: the state knows about them, and they are
-  already reported as failures, so they are not "missing".
+* **failed**: records fetched but not loaded (open failed items, e.g. an order from an
+  unmapped channel, and the rows an aggregate page could not map), dated in the window by
+  their stored payload: the state knows about them, and they are already reported as
+  failures, so they are not "missing".
 
 More at the source is **missing** (a window a sync never read, a row lost from the state):
 ``tether sync --since`` re-fetches the window. More in the state is **extra** (records deleted
@@ -160,7 +161,8 @@ def count_state(
     failed_sql = (
         "WITH open_items AS (SELECT s.id, s.payload FROM sync_items s "
         "JOIN executions e ON e.id = s.execution_id WHERE s.integration_id = ? "
-        "AND s.domain_type = ? AND s.status = 'failed' AND s.resolved_by IS NULL "
+        "AND s.domain_type = ? AND s.status IN ('failed', 'partial_mapped') "
+        "AND s.resolved_by IS NULL "
         "AND s.payload IS NOT NULL AND NOT e.dry_run), "
         f"records AS ({records}) "
         f"SELECT count(DISTINCT {ident}) FROM records WHERE {ident} IS NOT NULL{where_failed} "
