@@ -184,3 +184,34 @@ def _delete(workspace: Any, external_id: str) -> None:
         con.execute("DELETE FROM data.sales_order_lines WHERE order_external_id = ?", [external_id])
     finally:
         con.close()
+
+
+@pytest.mark.anyio
+async def test_the_monitor_integration_screen_shows_the_last_verify(
+    brewery: Any, workspace: Any, tether: Any
+) -> None:
+    from monitor_support import flat, press, settle
+
+    from tether.config.project import load_project
+    from tether.daemon.client import LocalBackend
+    from tether.tui.app import MonitorApp
+    from tether.tui.datasource import BackendSource
+    from tether.tui.screens.integration import IntegrationScreen
+
+    root = str(workspace.root)
+    assert tether("-w", root, "sync", "brewery").exit_code == 0
+    (lost,) = workspace.query("select external_id from data.sales_orders limit 1")
+    _delete(workspace, lost[0])
+    assert tether("-w", root, "verify", "brewery", "--since", SINCE).exit_code == 1
+
+    backend = LocalBackend(load_project(workspace.root))
+    app = MonitorApp(BackendSource(backend, "test state"), refresh_s=0, debounce_s=0.05)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, IntegrationScreen)
+        await settle(pilot)
+        text = flat(app)
+    assert "Completeness" in text
+    assert "⚠ sales_orders: records missing — 90 at source, 89 in state" in text
+    assert "✔ products: 6 at source, 6 in state" in text
