@@ -215,3 +215,28 @@ async def test_the_monitor_integration_screen_shows_the_last_verify(
     assert "Completeness" in text
     assert "⚠ sales_orders: records missing — 90 at source, 89 in state" in text
     assert "✔ products: 6 at source, 6 in state" in text
+
+
+def test_verify_and_backfill_go_through_the_daemon_when_it_runs(
+    brewery: Any, workspace: Any, tether: Any
+) -> None:
+    from daemon_support import running_daemon
+
+    from tether.daemon import ops
+
+    assert (ops.get("verify").role, ops.get("sync").role) == ("viewer", "operator")
+    root = str(workspace.root)
+    # While the daemon runs it holds the state file: these commands can only go through it.
+    with running_daemon(workspace):
+        assert tether("-w", root, "sync", "brewery", "-c", "sales_orders").exit_code == 0
+        late = brewery.enter_late(3, ANCHOR - timedelta(days=2))
+        code, answer = _verify(tether, workspace, "--since", SINCE, "-c", "sales_orders")
+        assert (code, _check(answer, "sales_orders")["difference"]) == (1, 3)
+        backfill = tether("-w", root, "sync", "brewery", "--since", "3d", "--json")
+        assert backfill.exit_code == 0, backfill.output
+        assert {e["trigger"] for e in json.loads(backfill.stdout)["executions"]} == {"backfill"}
+        code, answer = _verify(tether, workspace, "--since", SINCE, "-c", "sales_orders")
+        assert (code, answer["outcome"]) == (0, "match")
+    checks = workspace.query("select status from verify_runs order by id")
+    assert checks == [("missing",), ("match",)]
+    assert len(late) == 3
