@@ -221,7 +221,6 @@ def sync(
     A manual sync first re-maps the stored failed items against today's mappings, then fetches
     new data from where the last sync stopped. Exits 1 if any execution failed.
 
-    \b
     With --since it is a backfill (trigger "backfill" in `tether executions`): only the window
     [since, until) is re-fetched — by updated_at (Shopify, TrackStar), by order date (Brewman,
     warehouse orders) or by the capability's date (sales history, pricing, forecasts) — every
