@@ -114,6 +114,8 @@ def _print(result: dict[str, Any]) -> None:
         )
     out.print(table)
     for c in checks:
+        if c.get("note"):
+            out.print(f"[dim]{c['capability']}: {escape(c['note'])}[/]")
         if c["status"] == "match" and not c.get("hint"):
             continue
         style = STATUS_STYLES.get(c["status"], "")

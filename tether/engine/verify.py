@@ -70,6 +70,8 @@ class CapabilityCheck:
     failed: int | None = None
     message: str = ""
     hint: str = ""
+    note: str = ""
+    """How this capability was counted when it differs from the window asked for."""
 
     @property
     def difference(self) -> int | None:
@@ -104,6 +106,14 @@ def count_source(
         field = window_field(connector, capability)
         check = CapabilityCheck(capability, "pending", window_field=field)
         checks[capability] = check
+        table, _, kept = STATE_TABLES[capability]
+        if field is not None and field not in kept:
+            # The state cannot date these records the way the source does: compare the
+            # whole set (pending orders are a current set anyway) and say so.
+            check.window_field = field = None
+            check.hint = (
+                f"Counted whole: data.{table} keeps no {window_field(connector, capability)}."
+            )
         if count is None:
             check.status = "not_countable"
             check.message = "This service's connector cannot count what the source holds."
