@@ -240,3 +240,27 @@ def test_verify_and_backfill_go_through_the_daemon_when_it_runs(
     checks = workspace.query("select status from verify_runs order by id")
     assert checks == [("missing",), ("match",)]
     assert len(late) == 3
+
+
+def test_an_order_deleted_at_the_source_is_extra_and_a_source_that_fails_is_exit_2(
+    brewery: Any, workspace: Any, tether: Any
+) -> None:
+    root = str(workspace.root)
+    assert tether("-w", root, "sync", "brewery").exit_code == 0
+    (gone,) = workspace.query("select external_id from data.sales_orders limit 1")
+    brewery.delete(gone[0])
+    code, answer = _verify(tether, workspace, "--since", SINCE)
+    orders = _check(answer, "sales_orders")
+    assert code == 1
+    assert (orders["status"], orders["difference"]) == ("extra", -1)
+    assert "tether reset brewery" in orders["hint"]
+
+    brewery.scenario.api_token = "rotated"  # the token in the credentials no longer works
+    result = tether("-w", root, "verify", "brewery", "--since", SINCE)
+    assert result.exit_code == 2
+    assert "AUTH_FAILED" in result.stdout and "Not verified" in result.stdout
+    assert sandbox.API_TOKEN not in result.output
+    assert workspace.query(
+        "select distinct status from verify_runs where check_id = (select max(check_id) "
+        "from verify_runs)"
+    ) == [("error",)]

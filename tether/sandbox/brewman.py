@@ -253,6 +253,13 @@ class BrewmanServer(SandboxServer):
             brewery.__dict__.pop("created", None)
         return [o["id"] for o in added]
 
+    def delete(self, order_id: str) -> None:
+        """Remove an order, as deleting it in Brewman does (the state keeps what it loaded)."""
+        brewery = self.brewery
+        with self._lock:
+            brewery.orders[:] = [o for o in brewery.orders if o["id"] != order_id]
+            brewery.__dict__.pop("created", None)
+
     def edit(self, order_id: str, quantity: float, at: datetime) -> None:
         """Change an order's first line after the fact (``lastUpdatedAt`` moves, the order date
         does not): the late edit an order-date filter misses."""
