@@ -76,11 +76,12 @@ BAD_TOKEN_BODY = (
 )
 ORDER_SEARCH_FIELDS = frozenset(
     {"updated_at", "created_at", "processed_at", "financial_status", "id", "channel",
-     "source_name", "sku"}
+     "source_name", "sku", "status"}
 )  # fmt: skip
 VARIANT_SEARCH_FIELDS = frozenset({"updated_at", "sku", "id"})
-TEMPLATE_FIELDS = frozenset({"financial_status", "channel", "source_name", "sku"})
-"""Order search fields decided by the order's template alone (not by its index)."""
+TEMPLATE_FIELDS = frozenset({"financial_status", "channel", "source_name", "sku", "status"})
+"""Order search fields decided by the order's template alone (not by its index) while no order
+has changed (``status`` is then ``open`` for all)."""
 _GRAPHQL_PATH = re.compile(r"^/admin/api/([^/]+)/graphql\.json$")
 _BULK_PATH = re.compile(r"^/bulk/(\d+)\.jsonl$")
 _GID = re.compile(r"^gid://shopify/([A-Za-z]+)/(\d+)$")

@@ -482,6 +482,8 @@ class Store:
                 return CHANNELS[self.template(i).channel][1]
             if field == "sku":
                 return [line[0] for line in self.template(i).lines]
+            if field == "status":  # open | cancelled (the sandbox archives nothing)
+                return "cancelled" if self.cancelled(i) else "open"
             return None
 
         return get
