@@ -216,15 +216,14 @@ def _connector(
 ) -> Connector:
     """Settings validated by the service's model, credentials decrypted with sops.
 
-    ``window`` (a backfill) is passed only to a connector whose ``__init__`` takes it; any other
-    cannot re-read a window, which is said before anything runs.
+    ``window`` (a backfill) goes to ``__init__``; ``run_sync`` has checked that the connector
+    takes it (``accepts_window``) before anything ran.
     """
     from pydantic import ValidationError
 
     from tether.config import secrets
 
     cls = factory(integration.service)
-    _check_backfill(integration, cls, window)
     try:
         settings = cls.spec.settings_model.model_validate(integration.settings)
     except ValidationError as exc:
@@ -311,8 +310,7 @@ def run_sync(
     incremental run continues where the last one stopped.
 
     ``trigger`` is scheduled | manual | retry | catch_up | backfill; ``scheduled_for`` the cron
-    tick for
-    scheduled/catch_up runs (``DuplicateRunError`` if that tick already ran). ``dry_run=None``
+    tick for scheduled/catch_up runs (``DuplicateRunError`` if that tick already ran). ``dry_run=None``
     uses the integration's setting. ``full`` ignores the committed cursors (a full re-sync).
     ``progress`` receives dict events (``execution_started``, ``page``, ``execution_finished``).
     ``connector_factory`` maps a service name to its connector class (default: the registry).
