@@ -310,8 +310,8 @@ def run_sync(
     incremental run continues where the last one stopped.
 
     ``trigger`` is scheduled | manual | retry | catch_up | backfill; ``scheduled_for`` the cron
-    tick for scheduled/catch_up runs (``DuplicateRunError`` if that tick already ran). ``dry_run=None``
-    uses the integration's setting. ``full`` ignores the committed cursors (a full re-sync).
+    tick for scheduled/catch_up runs (``DuplicateRunError`` if that tick already ran).
+    ``dry_run=None`` uses the integration's setting. ``full`` ignores the committed cursors (a full re-sync).
     ``progress`` receives dict events (``execution_started``, ``page``, ``execution_finished``).
     ``connector_factory`` maps a service name to its connector class (default: the registry).
     ``run_id`` is a run already recorded in ``runs`` (the daemon claims due ticks in bulk, so
