@@ -375,6 +375,9 @@ class SyncWriter:
             self._upsert(execution.id, upsert, delete, table)
         if execution.hashing and execution.compare_hashes and keys:
             self._save_hashes(execution, page.items, keys, upserts, rows)
+        for removal in page.removals:
+            # another capability's table: never "fresh" for this execution, always deleted
+            self._upsert(execution.id, removal, removal.keys, None)
 
     def _upsert(
         self, execution_id: int, upsert: Upsert, delete: Sequence[str], rows: pa.Table | None
@@ -465,6 +468,8 @@ class SyncWriter:
             pa.table({"k": pa.array(keys, pa.string())}),
             [self.integration_id, execution.domain_type],
         )
+        if all(table is None for table in rows):
+            return  # every record of the page left the tables (closed orders): nothing to hash
         partial = [i.external_id for i in items if i.status != "success" and not i.aggregate]
         self._with_tables(
             "INSERT INTO sync_hashes SELECT ?, ?, k, h, ? FROM ("
