@@ -78,3 +78,56 @@ def _delete(workspace: Any, external_id: str) -> None:
         con.execute("DELETE FROM data.sales_order_lines WHERE order_external_id = ?", [external_id])
     finally:
         con.close()
+
+
+def test_shopify_verify_sees_refunds_and_payments_a_sync_has_not_read_and_passes_after_backfill(
+    workspace: Any, tether: Any
+) -> None:
+    scenario = sandbox.Scenario(
+        orders=400, skus=20, anchor=ANCHOR, access_token=TOKEN, unknown_channel_rate=0.0,
+        unmapped_sku_rate=0.0, refund_rate=0.05, pending_rate=0.1, bulk_delay_ms=0,
+    )  # fmt: skip
+    with sandbox.serve(scenario) as srv, time_machine.travel(ANCHOR + timedelta(hours=1)):
+        workspace.integration(
+            "shop",
+            "shopify",
+            ["sales_orders", "pending_sales"],
+            credentials={"store_url": "verify-test.myshopify.com", "access_token": TOKEN},
+            settings={"base_url": srv.url, "history_days": 120},
+        )
+        workspace.mappings("sku", [(f"SKU-{n:05d}", f"SKU-{n:05d}", "") for n in range(20)])
+        workspace.mappings("channel", [("web", "online_store", ""), ("retail", "pos", "")])
+        workspace.apply()
+        root = str(workspace.root)
+        assert tether("-w", root, "sync", "shop").exit_code == 0
+        verified = tether("-w", root, "verify", "shop", "--since", "30d", "--json")
+        assert verified.exit_code == 0, verified.output
+        pending = next(
+            c for c in json.loads(verified.stdout)["capabilities"]
+            if c["capability"] == "pending_sales"
+        )  # fmt: skip
+        assert pending["window_field"] is None and "keeps no updated_at" in pending["note"]
+
+        store = srv.store
+        paid = [i for i in range(store.count) if store.status(i) == "PAID"][:12]
+        waiting = [i for i in range(store.count) if store.status(i) == "PENDING"][:5]
+        for i in paid:
+            store.refund(i)
+        for i in waiting:
+            store.pay(i)
+
+        stale = tether("-w", root, "verify", "shop", "--since", "30d", "--json")
+        assert stale.exit_code == 1
+        checks = {c["capability"]: c for c in json.loads(stale.stdout)["capabilities"]}
+        # 12 refunded orders are still in the state as sales, 5 paid ones still pending.
+        assert checks["pending_sales"]["difference"] == -5
+        assert checks["sales_orders"]["status"] in ("extra", "missing")
+
+        cursor_sql = "select domain_type, cursor from sync_state order by 1"
+        cursor = workspace.query(cursor_sql)
+        backfill = tether("-w", root, "sync", "shop", "--since", "2h")
+        assert backfill.exit_code == 0, backfill.output
+        assert workspace.query(cursor_sql) == cursor
+        after = tether("-w", root, "verify", "shop", "--since", "30d")
+        assert after.exit_code == 0, after.stdout
+        assert "Complete: every count matches." in after.stdout

@@ -111,7 +111,7 @@ def count_source(
             # The state cannot date these records the way the source does: compare the
             # whole set (pending orders are a current set anyway) and say so.
             check.window_field = field = None
-            check.hint = (
+            check.note = (
                 f"Counted whole: data.{table} keeps no {window_field(connector, capability)}."
             )
         if count is None:
