@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tether.connectors.base import Connector, Window
+from tether.connectors.base import AGGREGATE_CAPABILITIES, Connector, Window
 from tether.engine.window import iso
 from tether.errors import TetherError
 
@@ -161,7 +161,7 @@ def count_state(
     )
     loaded_row = con.execute(f"SELECT count(*) FROM ({loaded_sql})", [integration_id, *params])
     loaded = int((loaded_row.fetchone() or (0,))[0])
-    aggregate = capability in _aggregates()
+    aggregate = capability in AGGREGATE_CAPABILITIES
     records = (
         "SELECT s.id, unnest(from_json(s.payload, '[\"json\"]')) AS r FROM open_items s"
         if aggregate
@@ -183,12 +183,6 @@ def count_state(
         [integration_id, capability, *failed_params, integration_id, *params],
     ).fetchone()
     return loaded, int((failed_row or (0,))[0])
-
-
-def _aggregates() -> frozenset[str]:
-    from tether.connectors.base import AGGREGATE_CAPABILITIES
-
-    return AGGREGATE_CAPABILITIES
 
 
 def _window_sql(
