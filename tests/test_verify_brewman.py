@@ -60,6 +60,9 @@ def test_verify_finds_a_deleted_row_and_a_missed_window_and_passes_after_a_backf
     brewery: Any, workspace: Any, tether: Any
 ) -> None:
     root = str(workspace.root)
+    never = tether("-w", root, "verify", "brewery", "--since", SINCE)
+    assert never.exit_code == 1
+    assert "Nothing of it was synced yet: run `tether sync brewery`." in never.stdout
     assert tether("-w", root, "sync", "brewery").exit_code == 0
     festival = [o for o in brewery.brewery.orders if o["header"]["outletTypeId"] == "festival"]
     assert festival, "the scenario should have orders from an unmapped channel"
@@ -126,6 +129,7 @@ def test_verify_finds_a_deleted_row_and_a_missed_window_and_passes_after_a_backf
         "where check_id = (select max(check_id) from verify_runs) order by domain_type"
     )
     assert kept == [("products", "match", 6, 6), ("sales_orders", "match", 97, 97)]
+    assert workspace.query("select count(distinct check_id) from verify_runs") == [(5,)]
 
 
 def test_a_backfill_brings_in_a_late_edit_that_an_incremental_sync_misses(

@@ -229,7 +229,18 @@ def compare(
             continue
         check.state = check.loaded + check.failed
         _verdict(check, integration_id, bounded)
+        if check.status == "missing" and not _synced(con, integration_id, check.capability):
+            check.hint = f"Nothing of it was synced yet: run `tether sync {integration_id}`."
     return list(checks.values())
+
+
+def _synced(con: duckdb.DuckDBPyConnection, integration_id: str, capability: str) -> bool:
+    row = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM executions WHERE integration_id = ? AND domain_type = ? "
+        "AND NOT dry_run)",
+        [integration_id, capability],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _verdict(check: CapabilityCheck, integration_id: str, window: Window | None) -> None:
