@@ -550,8 +550,8 @@ def _map_orders(
                 well_formed = False
             if not well_formed:
                 try:
-                    line_id, sku_ext, quantity, unit_price, warehouse_ext, current = (
-                        _line_fields(line)
+                    line_id, sku_ext, quantity, unit_price, warehouse_ext, current = _line_fields(
+                        line
                     )
                 except InvalidRecord as exc:
                     errors.append(invalid(_label(line), f"line of order {external_id}: {exc}"))
