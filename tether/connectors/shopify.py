@@ -183,7 +183,7 @@ class ShopifySettings(ServiceSettings):
     Each line adds 3 to an order's query cost, so this decides how many orders fit in a page."""
     bulk: bool = True
     """Use the Bulk Operations API for full syncs and large deltas."""
-    bulk_delta_orders: int = Field(default=500, ge=1)
+    bulk_delta_orders: int = Field(default=200, ge=1)
     """An incremental sync whose delta (``ordersCount``) has at least this many orders runs a
     bulk operation instead of paging: on Standard limits paging moves ~2.6 orders/s once the
     2,000-point bucket is spent, a bulk operation thousands (docs/shopify.md, measured)."""
