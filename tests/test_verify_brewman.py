@@ -268,3 +268,22 @@ def test_an_order_deleted_at_the_source_is_extra_and_a_source_that_fails_is_exit
         "select distinct status from verify_runs where check_id = (select max(check_id) "
         "from verify_runs)"
     ) == [("error",)]
+
+
+def test_verify_of_a_dry_run_integration_says_its_syncs_save_nothing(
+    brewery: Any, workspace: Any, tether: Any
+) -> None:
+    workspace.integration(
+        "brewery",
+        "brewman",
+        ["sales_orders"],
+        credentials=CREDENTIALS,
+        settings={"base_url": brewery.url, "history_days": 40},
+        dry_run=True,
+    )
+    workspace.apply()
+    root = str(workspace.root)
+    assert tether("-w", root, "sync", "brewery").exit_code == 0
+    result = tether("-w", root, "verify", "brewery", "--since", SINCE)
+    assert result.exit_code == 1
+    assert "'brewery' is in dry-run mode: its syncs save nothing." in result.stdout

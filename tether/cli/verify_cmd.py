@@ -79,7 +79,7 @@ def verify(
     if as_json:
         output.echo_json(result)
     else:
-        _print(result)
+        print_verify(result)
     outcome = result.get("outcome")
     if outcome == "mismatch":
         sys.exit(EXIT_MISMATCH)
@@ -87,7 +87,8 @@ def verify(
         sys.exit(EXIT_ERROR)
 
 
-def _print(result: dict[str, Any]) -> None:
+def print_verify(result: dict[str, Any]) -> None:
+    """The per-capability table, then what differs and what to do, then the verdict."""
     from rich.markup import escape
     from rich.table import Table
 

@@ -230,7 +230,12 @@ def compare(
         check.state = check.loaded + check.failed
         _verdict(check, integration_id, bounded)
         if check.status == "missing" and not _synced(con, integration_id, check.capability):
-            check.hint = f"Nothing of it was synced yet: run `tether sync {integration_id}`."
+            check.hint = (
+                f"'{integration_id}' is in dry-run mode: its syncs save nothing. Set dry_run: "
+                "false in its integrations/*.yaml, apply, then sync."
+                if _dry_run(con, integration_id)
+                else f"Nothing of it was synced yet: run `tether sync {integration_id}`."
+            )
     return list(checks.values())
 
 
@@ -240,6 +245,11 @@ def _synced(con: duckdb.DuckDBPyConnection, integration_id: str, capability: str
         "AND NOT dry_run)",
         [integration_id, capability],
     ).fetchone()
+    return bool(row and row[0])
+
+
+def _dry_run(con: duckdb.DuckDBPyConnection, integration_id: str) -> bool:
+    row = con.execute("SELECT dry_run FROM integrations WHERE id = ?", [integration_id]).fetchone()
     return bool(row and row[0])
 
 
