@@ -287,3 +287,17 @@ def test_verify_of_a_dry_run_integration_says_its_syncs_save_nothing(
     result = tether("-w", root, "verify", "brewery", "--since", SINCE)
     assert result.exit_code == 1
     assert "'brewery' is in dry-run mode: its syncs save nothing." in result.stdout
+
+
+def test_verify_since_all_counts_the_history_a_full_sync_reads(
+    brewery: Any, workspace: Any, tether: Any
+) -> None:
+    root = str(workspace.root)
+    assert tether("-w", root, "sync", "brewery").exit_code == 0
+    code, answer = _verify(tether, workspace, "--since", "all")
+    assert (code, answer["window"]) == (0, None)
+    assert _check(answer, "sales_orders")["source"] == 90
+    refused = tether("-w", root, "verify", "brewery", "--since", "all", "--until", "2026-02-01")
+    assert refused.exit_code == 1 and "--since all takes no --until" in refused.stderr
+    sync_all = tether("-w", root, "sync", "brewery", "--since", "all")
+    assert sync_all.exit_code == 1 and "is not a date" in sync_all.stderr

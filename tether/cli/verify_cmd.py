@@ -28,8 +28,8 @@ STATUS_STYLES = {
 @click.option(
     "--since",
     metavar="DATE",
-    help="Start of the window: 2026-03-01, 2026-03-01T06:00:00Z (UTC unless zoned) or 7d / 12h "
-    "ago. Default: 30 days ago.",
+    help="Start of the window: 2026-03-01, 2026-03-01T06:00:00Z (UTC unless zoned), 7d / 12h "
+    "ago, or 'all' (what a full sync reads vs the whole state). Default: 30 days ago.",
 )
 @click.option("--until", metavar="DATE", help="End of the window (exclusive). Default: now.")
 @click.option(

@@ -2,7 +2,8 @@
 
 ``--since`` / ``--until`` take a date (``2026-03-01``: midnight UTC), an ISO timestamp (UTC
 unless it names a zone) or a span back from now (``7d``, ``12h``). The window is
-``[since, until)``; no ``--until`` means up to now.
+``[since, until)``; no ``--until`` means up to now. ``tether verify --since all`` counts
+everything a full sync reads against the whole state.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def parse_window(
         if default_days is None:
             return None
         return Window(now - timedelta(days=default_days), None)
+    if since.strip().lower() == "all" and default_days is not None:
+        if until is not None:
+            raise UsageError("--since all takes no --until.", hint="Drop --until.")
+        return None  # verify: everything a full sync reads, against the whole state
     start = parse_moment(since, now=now, option="--since")
     end = None if until is None else parse_moment(until, now=now, option="--until")
     if start >= now:
