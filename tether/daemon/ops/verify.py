@@ -48,12 +48,21 @@ def verify(
         counted = checks.count_source(connector, chosen, window)
     finally:
         connector.close()
-    with ctx.state.write("verify") as con:
-        results = checks.compare(con, found.id, counted, window)
-        check_id = checks.record(con, found.id, results, window, actor=ctx.actor, now=now)
+    check_id: int | None = None
+    try:
+        with ctx.state.write("verify") as con:
+            results = checks.compare(con, found.id, counted, window)
+            check_id = checks.record(con, found.id, results, window, actor=ctx.actor, now=now)
+    except PermissionError:
+        # A viewer without write access to the state directory (no daemon): the counts are
+        # still worth having; they are just not recorded.
+        with ctx.state.read() as con:
+            assert con is not None
+            results = checks.compare(con, found.id, counted, window)
     return {
         "integration": found.id,
         "check_id": check_id,
+        "recorded": check_id is not None,
         "window": window_json(window),
         "outcome": checks.outcome(results),
         "capabilities": [c.as_json() for c in results],
