@@ -129,6 +129,8 @@ def print_verify(result: dict[str, Any]) -> None:
         "error": "[red]Not verified: the source could not count everything (see above).[/]",
     }
     out.print(verdict.get(str(result.get("outcome")), ""))
+    if result.get("recorded") is False:
+        out.print("[dim]Not recorded in the state: you cannot write its directory.[/]")
 
 
 def _number(value: Any) -> str:
