@@ -37,7 +37,10 @@ def test_watch_sees_a_planted_value(tmp_path: Path) -> None:
     with watch([], ["shpat_recent"]) as seen, recent as handle:
         handle.write(b"shpat_recent")
         handle.flush()
-        time.sleep(0.3)
+        started = seen.passes
+        deadline = time.monotonic() + 20
+        while seen.passes < started + 2 and time.monotonic() < deadline:  # a whole pass after
+            time.sleep(0.01)
     assert seen.hits == {handle.name}
 
 
