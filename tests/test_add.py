@@ -264,3 +264,17 @@ def test_credential_writers_refuse_to_run_inside_the_daemon(
     with pytest.raises(TetherError, match="runs only in the `tether` command"):
         ops.run(daemon_like, name, params)
     assert written(user) == []
+
+
+def test_without_a_terminal_the_service_must_be_named_and_known(user: NewUser) -> None:
+    none = user.tether("add")
+    assert none.exit_code == 1 and "needs SERVICE without a terminal" in none.stderr
+    assert "shopify" in none.stderr  # the catalogue is listed
+    typo = user.tether("add", "shopfy")
+    assert typo.exit_code == 1 and "Unknown service 'shopfy'" in typo.stderr
+    assert "did you mean 'shopify'?" in typo.stderr
+    bad_id = user.tether(
+        "add", "shopify", "Shop-US", "--set", "store_url=a", "--set", "access_token=b"
+    )
+    assert bad_id.exit_code == 1 and "not a valid integration id" in bad_id.stderr
+    assert written(user) == []
