@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import run_tether
+from conftest import Result, run_tether
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class NewUser:
     def watched(self) -> list[Path]:
         return [self.workspace, Path(self.env["HOME"]), Path(self.env["TMPDIR"])]
 
-    def tether(self, *args: str, input: str | None = None, **env: str):  # type: ignore[no-untyped-def]
+    def tether(self, *args: str, input: str | None = None, **env: str) -> Result:
         return run_tether("-w", str(self.workspace), *args, input=input, env={**self.env, **env})
 
 
