@@ -23,10 +23,10 @@ def test_the_demo_syncs_every_service_of_the_demo_workspace(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(tmp_path / "state" / "tether.duckdb"), read_only=True) as con:
         rows = con.execute(
-            "SELECT i.service, e.status, e.records_fetched FROM executions e "
+            "SELECT i.service, e.status, e.records_fetched, e.error FROM executions e "
             "JOIN integrations i ON i.id = e.integration_id"
         ).fetchall()
-    synced = {service for service, status, fetched in rows if status != "failed" and fetched > 0}
+    synced = {service for service, status, fetched, _ in rows if status != "failed" and fetched > 0}
     demo_services = {
         line.split(":", 1)[1].strip()
         for path in (tmp_path / "integrations").glob("*.yaml")

@@ -118,7 +118,7 @@ def test_bigquery_verify_finds_rows_loaded_late_and_a_date_backfill_brings_them_
 def test_redshift_counts_the_windowed_query_with_bound_parameters(
     redshift_credentials: dict[str, str],
 ) -> None:
-    from pg_server import DAILY_ROWS
+    from tether.sandbox.postgres import DAILY_ROWS
 
     from tether.connectors.redshift import RedshiftConnector, RedshiftSettings
 
