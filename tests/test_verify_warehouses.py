@@ -118,9 +118,8 @@ def test_bigquery_verify_finds_rows_loaded_late_and_a_date_backfill_brings_them_
 def test_redshift_counts_the_windowed_query_with_bound_parameters(
     redshift_credentials: dict[str, str],
 ) -> None:
-    from tether.sandbox.postgres import DAILY_ROWS
-
     from tether.connectors.redshift import RedshiftConnector, RedshiftSettings
+    from tether.sandbox.postgres import DAILY_ROWS
 
     sql = (
         "SELECT order_date AS date, sku, channel, quantity, revenue, updated_at "
