@@ -482,3 +482,14 @@ def test_a_large_delta_runs_in_bulk_a_small_one_pages(clock: FakeClock) -> None:
     assert small.last_fetch == "paged" and large.last_fetch == "bulk"
     assert len(few) >= 60 and len(many) >= 600  # the lookback re-reads a few more
     assert len({r["external_id"] for r in many}) == len(many)
+
+
+def test_paging_on_standard_limits_is_paced_by_the_bucket_and_never_throttled(
+    clock: FakeClock,
+) -> None:
+    # Standard plan: 2,000 points, 100/s. 600 orders in ~24 pages of 964 requested points.
+    with sandbox(clock, orders=600, restore_rate=0.0) as server:
+        pages = list(connect(server, clock, wait_budget_s=60).fetch("sales_orders", None))
+        assert len(records(pages)) == len(expected_orders(server, PAID))
+        assert server.throttled == 0
+    assert sum(clock.slept) > 0  # it waited for the bucket instead of hammering it

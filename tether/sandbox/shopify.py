@@ -240,6 +240,8 @@ class ShopifySandbox(SandboxServer):
         self.bulk_dir = tempfile.mkdtemp(prefix="tether-shopify-bulk-")
         self.requests = 0
         """GraphQL requests answered (tests assert on retries and page counts)."""
+        self.throttled = 0
+        """Requests answered ``THROTTLED`` (a well-paced client rarely gets one)."""
 
     def server_close(self) -> None:
         super().server_close()
@@ -708,6 +710,7 @@ class ShopifyHandler(BaseHTTPRequestHandler):
                 error = QueryError(message, "MAX_COST_EXCEEDED", cost=cost, maxCost=MAX_QUERY_COST)
                 return 200, {"errors": [error.as_json()], "extensions": _cost(cost, None, bucket)}
             if not bucket.take(cost):
+                server.throttled += 1
                 throttled = QueryError(
                     "Throttled",
                     "THROTTLED",
