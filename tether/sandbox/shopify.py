@@ -229,6 +229,7 @@ class ShopifySandbox(SandboxServer):
     scenario: Scenario
 
     def __init__(self, scenario: Scenario, host: str, port: int) -> None:
+        scenario.limits()  # an unknown plan fails here, not on the first request
         super().__init__(ShopifyHandler, scenario, host, port)
         self.store = Store(scenario.shape())
         self.clock: Callable[[], float] = time.monotonic
