@@ -493,3 +493,20 @@ def test_paging_on_standard_limits_is_paced_by_the_bucket_and_never_throttled(
         assert len(records(pages)) == len(expected_orders(server, PAID))
         assert server.throttled == 0
     assert sum(clock.slept) > 0  # it waited for the bucket instead of hammering it
+
+
+def test_a_window_over_products_never_moves_the_cursor(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    connector = ShopifyConnector(
+        ShopifySettings(base_url=store.url, bulk=False),
+        CREDS,
+        window=Window(ANCHOR - timedelta(days=30)),
+        policy=HttpPolicy(sleep=clock.sleep),
+        now=store_now,
+    )
+    pages = list(connector.fetch("products", {"updated_at": "2026-02-28T00:00:00Z", "id": "x"}))
+    products = records(pages)
+    assert products and all(p.cursor is None for p in pages)
+    assert min(p["updated_at"] for p in products) >= "2026-01-30T00:00:00Z"
+    assert len(products) < 53  # only the variants updated in the window

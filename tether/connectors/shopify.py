@@ -464,17 +464,16 @@ class ShopifyConnector:
 
     def _variants(self, cursor: Cursor | None) -> Iterator[Page]:
         since = self._since(cursor) if cursor else None
-        variables: dict[str, Any] = {
-            "first": 250,
-            "after": None,
-            "query": f"updated_at:>='{_iso(since)}'" if since else None,
-        }
+        search = f"updated_at:>='{_iso(since)}'" if since else None
+        if self.window is not None:
+            search = self._range(self.window)
+        variables: dict[str, Any] = {"first": 250, "after": None, "query": search}
         while True:
             data = self._graphql(VARIANTS_QUERY, variables, 2 + 250 * 2)
             connection = data["productVariants"]
             records = [self._product(edge["node"]) for edge in connection["edges"]]
             if records:
-                yield self._page(records, _cursor_of(records[-1]))
+                yield self._page(records, None if self.window else _cursor_of(records[-1]))
             if not connection["pageInfo"]["hasNextPage"]:
                 return
             variables["after"] = connection["pageInfo"]["endCursor"]
