@@ -90,6 +90,18 @@ def _busy_hour(backend: Any, server: Any) -> None:
     )
 
 
+def _verify(backend: Any, integrations: list[str]) -> None:
+    from tether.cli.verify_cmd import print_verify
+    from tether.errors import TetherError
+
+    for integration in integrations:
+        click.echo(f"\n$ tether verify {integration}")
+        try:
+            print_verify(backend.call("verify", integration=integration))
+        except TetherError as exc:
+            click.echo(f"Error: {exc.render()}")
+
+
 def _step(title: str) -> None:
     output.console().rule(f"[bold]{title}")
 
@@ -105,7 +117,9 @@ def demo(ctx: click.Context) -> None:
     workspace = output.workspace(ctx)
     backend = output.backend(ctx)
     out = output.console()
-    _step("1. Sandbox servers (Shopify, BigQuery, TrackStar, Brewman) on loopback")
+    from tether.sandbox import SANDBOXES
+
+    _step(f"1. Sandbox servers ({', '.join(SANDBOXES)}) on loopback")
     servers = _start_sandboxes()
     try:
         _step("2. tether validate")
@@ -138,6 +152,8 @@ def demo(ctx: click.Context) -> None:
             if analysis["top_errors"]:
                 output.console().print(f"\n[bold]$ tether errors {row['id']}[/bold]")
                 _print_errors(row["id"], {**analysis, "ledger": []})  # first run: all "new"
+        _step("9. tether verify — does the state hold what each source holds? (last 30 days)")
+        _verify(backend, [row["id"] for row in enabled])
     finally:
         for server in servers:
             server.stop()

@@ -72,6 +72,9 @@ class Execution:
     """Loaded records get content hashes in ``sync_hashes`` (per-record domain types, not dry)."""
     compare_hashes: bool = False
     """``sync_hashes`` held hashes of this domain type at start: unchanged records are skipped."""
+    rewrite: bool = False
+    """Write every fetched record even when its hash is unchanged (a backfill: a row lost from
+    ``data.*`` comes back); hashes are still replaced."""
     open_items: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     """External id → (execution_id, item id) of unresolved items of earlier executions that a
     fresh fetch takes over (read when the execution starts)."""
@@ -423,7 +426,7 @@ class SyncWriter:
         rows: Sequence[pa.Table | None],
     ) -> set[str]:
         """Mark fetched records whose rows hash as stored ``skipped``; return their keys."""
-        if not execution.compare_hashes:
+        if not execution.compare_hashes or execution.rewrite:
             return set()
         # Only fully loaded, freshly fetched records are compared (re-mapped ones are retries).
         candidates = {i.external_id for i in items if i.status == "success" and not i.supersedes}
