@@ -252,3 +252,18 @@ def test_shopify_refuses_impossible_transitions(server: ShopifySandbox) -> None:
     store.pay(pending)
     with pytest.raises(TransitionError, match="cannot pay"):
         store.pay(pending)
+
+
+def test_a_living_store_gets_new_and_changed_orders_while_it_runs() -> None:
+    scenario = Scenario(orders=200, live_orders_per_minute=600, live_interval_s=0.05)
+    with serve(scenario) as server:
+        deadline = time.monotonic() + 30
+        while server.live_ticks < 2:
+            assert time.monotonic() < deadline, "the store never changed"
+            time.sleep(0.02)
+        with server.lock:
+            grown, changed = server.store.count - 200, len(server.store.changes)
+    assert grown >= 2 and changed >= 2  # at least one order per tick (600/min x 0.05 s = 0.5)
+    assert server.live is not None
+    server.live.join(timeout=5)
+    assert not server.live.is_alive()  # stopping the server stops the store's life too
