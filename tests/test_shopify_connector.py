@@ -482,3 +482,31 @@ def test_a_large_delta_runs_in_bulk_a_small_one_pages(clock: FakeClock) -> None:
     assert small.last_fetch == "paged" and large.last_fetch == "bulk"
     assert len(few) >= 60 and len(many) >= 600  # the lookback re-reads a few more
     assert len({r["external_id"] for r in many}) == len(many)
+
+
+def test_paging_on_standard_limits_is_paced_by_the_bucket_and_never_throttled(
+    clock: FakeClock,
+) -> None:
+    # Standard plan: 2,000 points, 100/s. 600 orders in ~24 pages of 964 requested points.
+    with sandbox(clock, orders=600, restore_rate=0.0) as server:
+        pages = list(connect(server, clock, wait_budget_s=60).fetch("sales_orders", None))
+        assert len(records(pages)) == len(expected_orders(server, PAID))
+        assert server.throttled == 0
+    assert sum(clock.slept) > 0  # it waited for the bucket instead of hammering it
+
+
+def test_a_window_over_products_never_moves_the_cursor(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    connector = ShopifyConnector(
+        ShopifySettings(base_url=store.url, bulk=False),
+        CREDS,
+        window=Window(ANCHOR - timedelta(days=30)),
+        policy=HttpPolicy(sleep=clock.sleep),
+        now=store_now,
+    )
+    pages = list(connector.fetch("products", {"updated_at": "2026-02-28T00:00:00Z", "id": "x"}))
+    products = records(pages)
+    assert products and all(p.cursor is None for p in pages)
+    assert min(p["updated_at"] for p in products) >= "2026-01-30T00:00:00Z"
+    assert len(products) < 53  # only the variants updated in the window

@@ -166,7 +166,7 @@ def test_kill_9_at_random_points_still_ends_equal_to_the_store(
 ) -> None:
     first = tether("-w", str(workspace.root), "sync", "shop")
     assert first.exit_code == 0, first.output
-    shop.scenario.bulk_delay_ms = 300  # each sync's bulk operation runs a while: kills land in it
+    shop.scenario.bulk_delay_ms = 800  # each sync's bulk operation runs a while: kills land in it
     _, deleted = change_everything(shop.store)
     chance = random.Random(20261203)
     env = {**os.environ, "TETHER_NO_DAEMON": "1"}

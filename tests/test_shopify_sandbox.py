@@ -185,7 +185,7 @@ def test_plans_serve_their_published_limits() -> None:
 
 LIFECYCLE = """
 query($q: String, $after: String) {
-  orders(first: 3, sortKey: UPDATED_AT, query: $q, after: $after) {
+  orders(first: 15, sortKey: UPDATED_AT, query: $q, after: $after) {
     edges { node { id updatedAt displayFinancialStatus cancelledAt
       lineItems(first: 10) { edges { node { quantity currentQuantity } } } } }
     pageInfo { hasNextPage endCursor }
@@ -199,6 +199,7 @@ def changed_orders(server: ShopifySandbox, since: str) -> list[dict[str, Any]]:
     after = None
     while True:
         page = post(server, LIFECYCLE, q=f"updated_at:>='{since}'", after=after).json()
+        assert "data" in page, page
         orders = page["data"]["orders"]
         seen.extend(edge["node"] for edge in orders["edges"])
         if not orders["pageInfo"]["hasNextPage"]:
@@ -206,9 +207,13 @@ def changed_orders(server: ShopifySandbox, since: str) -> list[dict[str, Any]]:
         after = orders["pageInfo"]["endCursor"]
 
 
-def test_lifecycle_changes_move_orders_to_the_end_of_the_updated_at_order(
-    server: ShopifySandbox,
-) -> None:
+def test_lifecycle_changes_move_orders_to_the_end_of_the_updated_at_order() -> None:
+    # Plus limits: the test reads the store twice over, more than Standard's bucket holds.
+    with serve(Scenario(anchor=datetime(2026, 3, 1, tzinfo=UTC), plan="plus")) as server:
+        check_lifecycle_order(server)
+
+
+def check_lifecycle_order(server: ShopifySandbox) -> None:
     store = server.store
     store.set_clock(lambda: 0.0)  # the store's clock stands still: stamps a second apart
     paid = [i for i in range(store.count) if store.status(i) == "PAID"]
@@ -252,3 +257,18 @@ def test_shopify_refuses_impossible_transitions(server: ShopifySandbox) -> None:
     store.pay(pending)
     with pytest.raises(TransitionError, match="cannot pay"):
         store.pay(pending)
+
+
+def test_a_living_store_gets_new_and_changed_orders_while_it_runs() -> None:
+    scenario = Scenario(orders=200, live_orders_per_minute=600, live_interval_s=0.05)
+    with serve(scenario) as server:
+        deadline = time.monotonic() + 30
+        while server.live_ticks < 2:
+            assert time.monotonic() < deadline, "the store never changed"
+            time.sleep(0.02)
+        with server.lock:
+            grown, changed = server.store.count - 200, len(server.store.changes)
+    assert grown >= 2 and changed >= 2  # at least one order per tick (600/min x 0.05 s = 0.5)
+    assert server.live is not None
+    server.live.join(timeout=5)
+    assert not server.live.is_alive()  # stopping the server stops the store's life too

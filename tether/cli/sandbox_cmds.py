@@ -65,6 +65,10 @@ def start_sandboxes(services: list[str], settings: list[str], port_base: int | N
         port = DEMO_PORTS[service] if port_base is None else (port_base and port_base + index)
         try:
             server = module.serve(scenario_for(service, settings), port=port)
+        except ValueError as exc:  # a switch value the sandbox refuses (e.g. an unknown plan)
+            for running in servers:
+                running.stop()
+            raise TetherError(f"The {service} sandbox cannot start: {exc}.") from None
         except OSError as exc:
             for running in servers:
                 running.stop()

@@ -129,6 +129,11 @@ class Scenario:
     """Share of GraphQL requests answered with a truncated, non-JSON body (1.0 = all)."""
     bulk_delay_ms: int = 20
     """Minimum time a bulk operation stays RUNNING."""
+    live_orders_per_minute: int = 0
+    """A living store: every ``live_interval_s`` this many orders per minute (pro rata) arrive
+    and as many existing ones change (paid, voided, refunded, partly refunded, edited), as in
+    ``Store.busy_day``; 0 keeps the store still between syncs."""
+    live_interval_s: float = 10.0
 
     def limits(self) -> tuple[float, float]:
         """(bucket size, restore rate per second) served."""
@@ -229,6 +234,7 @@ class ShopifySandbox(SandboxServer):
     scenario: Scenario
 
     def __init__(self, scenario: Scenario, host: str, port: int) -> None:
+        scenario.limits()  # an unknown plan fails here, not on the first request
         super().__init__(ShopifyHandler, scenario, host, port)
         self.store = Store(scenario.shape())
         self.clock: Callable[[], float] = time.monotonic
@@ -240,8 +246,31 @@ class ShopifySandbox(SandboxServer):
         self.bulk_dir = tempfile.mkdtemp(prefix="tether-shopify-bulk-")
         self.requests = 0
         """GraphQL requests answered (tests assert on retries and page counts)."""
+        self.throttled = 0
+        """Requests answered ``THROTTLED`` (a well-paced client rarely gets one)."""
+        self.stopping = threading.Event()
+        self.live: threading.Thread | None = None
+        self.live_ticks = 0
+        """Times the living store has changed (``live_orders_per_minute``)."""
+
+    def start(self) -> ShopifySandbox:
+        super().start()
+        if self.scenario.live_orders_per_minute > 0:
+            self.live = threading.Thread(target=self._live, name="sandbox-live", daemon=True)
+            self.live.start()
+        return self
+
+    def _live(self) -> None:
+        """Orders arrive and change while the server runs (``live_orders_per_minute``)."""
+        s = self.scenario
+        per_tick = max(1, round(s.live_orders_per_minute * s.live_interval_s / 60))
+        while not self.stopping.wait(s.live_interval_s):
+            with self.lock:
+                self.store.busy_day(per_tick, per_tick, seed=self.rng.randrange(1 << 30))
+                self.live_ticks += 1
 
     def server_close(self) -> None:
+        self.stopping.set()
         super().server_close()
         for job in self.jobs.values():
             job.cancel = True
@@ -708,6 +737,7 @@ class ShopifyHandler(BaseHTTPRequestHandler):
                 error = QueryError(message, "MAX_COST_EXCEEDED", cost=cost, maxCost=MAX_QUERY_COST)
                 return 200, {"errors": [error.as_json()], "extensions": _cost(cost, None, bucket)}
             if not bucket.take(cost):
+                server.throttled += 1
                 throttled = QueryError(
                     "Throttled",
                     "THROTTLED",
