@@ -151,21 +151,26 @@ def _not_text(raw: bytes, display: str) -> Problem | None:
     )
 
 
+def long_line_problem(path: Path, display: str) -> Problem | None:
+    """A line too long to be a mapping row, found without reading the file whole."""
+    long = _long_line(path)
+    if long is None:
+        return None
+    number, length = long
+    return Problem(
+        display,
+        number,
+        1,
+        f"line {number} is longer than {MAX_LINE_BYTES // 1024} KiB ({length:,}+ bytes); "
+        "a mapping row is sku/channel/warehouse,external_id,integration",
+    )
+
+
 def read_mapping_file(path: Path, display: str, kind: str) -> tuple[pa.Table, list[Problem]]:
     """Rows of one file as an Arrow table, plus problems found while parsing."""
-    long = _long_line(path)
-    if long is not None:
-        number, length = long
-        return empty_table(), [
-            Problem(
-                display,
-                number,
-                1,
-                f"line {number} is longer than {MAX_LINE_BYTES // 1024} KiB "
-                f"({length:,}+ bytes); a mapping row is sku/channel/warehouse,external_id,"
-                "integration",
-            )
-        ]
+    too_long = long_line_problem(path, display)
+    if too_long is not None:
+        return empty_table(), [too_long]
     raw = path.read_bytes()
     broken = _not_text(raw, display)
     if broken is not None:

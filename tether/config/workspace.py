@@ -11,7 +11,7 @@ from typing import Any
 from tether.config import yamlpos
 from tether.config.check_cache import CheckCache, FileBytes, mapping_digest
 from tether.config.integration import CredentialsFile, IntegrationChecker, ServiceInfo
-from tether.config.mappings import check_rows, empty_table, read_mapping_file
+from tether.config.mappings import check_rows, empty_table, long_line_problem, read_mapping_file
 from tether.config.model import MAPPING_FILES, DesiredState, IntegrationConfig
 from tether.config.project import Workspace
 from tether.config.secrets import encrypted_keys, fingerprint, sops_metadata
@@ -198,7 +198,12 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
         if (real := workspace.outside(path)) is not None:
             problems.append(_linked_out(_display(workspace, path), real))
         elif path.is_file():
-            present.append((kind, _display(workspace, path), path))
+            # Checked before the cache digest reads the file whole (a 100 MB line).
+            too_long = long_line_problem(path, _display(workspace, path))
+            if too_long is not None:
+                problems.append(too_long)
+            else:
+                present.append((kind, _display(workspace, path), path))
     digest = mapping_digest(present, contents)
     cached = cache.mapping_rows(digest, ids_in_files)
     if cached is not None:

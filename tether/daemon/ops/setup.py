@@ -306,7 +306,14 @@ def secrets_set(ctx: Context, id: str, field: str, text: str) -> dict[str, Any]:
     answer = form.check(spec, question, text)
     if answer.problem or answer.value is None:
         raise TetherError(answer.problem or f"{question.label} is required; nothing changed.")
-    secrets_path = ctx.workspace.resolve(ref)
+    inside = ctx.workspace.inside(ref)
+    if inside is None:  # never write (or decrypt) a file out of the workspace
+        raise TetherError(
+            f"integrations/{id}.yaml points credentials at {ref}, outside the workspace; "
+            "nothing changed.",
+            hint=f"Point it at a file in the workspace, e.g. credentials: secrets/{id}.sops.yaml",
+        )
+    secrets_path = inside
     if secrets_path.is_file():
         set_value(secrets_path, field, answer.value, ctx.workspace.age_key_file)
         return {"id": id, "field": field, "credentials": ref, "created": False}
