@@ -175,6 +175,9 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
         if (real := workspace.outside(path)) is not None:
             problems.append(_linked_out(display, real))
             continue
+        if (size := path.stat().st_size) > yamlpos.MAX_YAML_BYTES:  # before the cache reads it
+            problems.append(Problem(display, 1, 1, yamlpos.too_large(size)))
+            continue
 
         def check(
             reader: Callable[[str], CredentialsFile], path: Path = path, display: str = display

@@ -204,13 +204,15 @@ def value_position(doc: Any, loc: tuple[str | int, ...]) -> tuple[int, int]:
     return position(doc, loc)
 
 
+def too_large(size: int) -> str:
+    return f"file is too large ({size:,} bytes; a workspace YAML file is at most 1 MiB)"
+
+
 def read_text(path: Path) -> str:
     """A workspace YAML file's text, or ``YamlSyntaxError`` if it is too big or not UTF-8."""
     size = path.stat().st_size
     if size > MAX_YAML_BYTES:
-        raise YamlSyntaxError(
-            1, 1, f"file is too large ({size:,} bytes; a workspace YAML file is at most 1 MiB)"
-        )
+        raise YamlSyntaxError(1, 1, too_large(size))
     raw = path.read_bytes()
     try:
         return raw.decode("utf-8")
