@@ -108,7 +108,9 @@ def sql(ctx: click.Context, query: str, fmt: str, limit: int | None) -> None:
     Control tables (integrations, mappings, runs, executions, sync_items, sync_item_errors,
     sync_state, audit_log, meta) and views (v_executions, v_failed_items, v_unmapped_skus,
     v_sync_health) are in the default schema; synced data in schema `data`.
-    Statements are checked with DuckDB's own parser: only SELECT/EXPLAIN run.
+    Statements are checked with DuckDB's own parser: only SELECT/EXPLAIN run, on a connection
+    that cannot reach files, settings or extensions. Each statement is recorded in audit_log
+    (who ran it and whether it ran, never its results).
 
     \b
     Examples:
