@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tether.config import yamlpos
-from tether.config.model import DEFAULT_CRON, DEFAULT_TIMEZONE, IntegrationConfig
+from tether.config.model import (
+    DEFAULT_CRON,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_TIMEZONE,
+    IntegrationConfig,
+)
 from tether.errors import Problem
 
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
@@ -31,6 +36,29 @@ class ScheduleModel(BaseModel):
     timezone: str = DEFAULT_TIMEZONE
 
 
+class RetryModel(BaseModel):
+    """``retry: {attempts: 3, backoff: 5m}``: how a scheduled run that failed transiently reruns."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    attempts: int = Field(default=DEFAULT_RETRY_ATTEMPTS, ge=1, le=10)
+    """All attempts, the first one included: 1 turns retries off."""
+    backoff: str = "5m"
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_BACKOFF_S = 24 * 3600.0
+
+
+def parse_duration(text: str) -> float | None:
+    """ "30s", "5m", "1.5h" → seconds; ``None`` when it is not such a duration."""
+    match = DURATION.match(text)
+    if match is None:
+        return None
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
 class IntegrationModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -39,6 +67,7 @@ class IntegrationModel(BaseModel):
     enabled: bool = True
     dry_run: bool = False
     schedule: ScheduleModel = Field(default_factory=ScheduleModel)
+    retry: RetryModel = Field(default_factory=RetryModel)
     capabilities: list[str] = Field(min_length=1)
     credentials: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
@@ -170,13 +199,16 @@ class IntegrationChecker:
 
     def _report_model_errors(self, exc: ValidationError, raw: dict[str, Any]) -> None:
         fields = list(IntegrationModel.model_fields)
-        schedule_fields = list(ScheduleModel.model_fields)
+        nested = {
+            "schedule": list(ScheduleModel.model_fields),
+            "retry": list(RetryModel.model_fields),
+        }
         for err in exc.errors():
             loc = tuple(err["loc"])
             kind = err["type"]
             if kind == "extra_forbidden":
                 key = str(loc[-1])
-                choices = schedule_fields if loc[:1] == ("schedule",) else fields
+                choices = nested.get(str(loc[0]), fields) if len(loc) > 1 else fields
                 self.add(loc, f"unknown key '{key}'", did_you_mean(key, choices))
             elif kind == "missing":
                 self.add(loc[:-1], f"missing required key '{loc[-1]}'")
@@ -221,6 +253,15 @@ class IntegrationChecker:
                 ("schedule", "timezone"),
                 tz_problem,
                 hint or "Use an IANA name such as America/New_York, Europe/London or UTC.",
+                at_value=True,
+            )
+        backoff_s = parse_duration(model.retry.backoff)
+        if backoff_s is None or not 1 <= backoff_s <= MAX_BACKOFF_S:
+            ok = False
+            self.add(
+                ("retry", "backoff"),
+                f"retry.backoff '{model.retry.backoff}' is not a duration between 1s and 24h",
+                'Write it as seconds, minutes or hours: "30s", "5m", "1h".',
                 at_value=True,
             )
         seen: set[str] = set()
@@ -287,6 +328,8 @@ class IntegrationChecker:
             credentials_ref=model.credentials,
             credentials_fingerprint=fingerprint,
             source_path=self.display,
+            retry_attempts=model.retry.attempts,
+            retry_backoff_s=backoff_s or 0.0,
         )
 
     def _check_credentials(

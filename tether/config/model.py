@@ -10,6 +10,10 @@ MAPPING_FILES = {"sku": "skus.csv", "channel": "channels.csv", "warehouse": "war
 
 DEFAULT_CRON = "0 0 0 * * *"
 DEFAULT_TIMEZONE = "UTC"
+DEFAULT_RETRY_ATTEMPTS = 3
+"""Attempts of a scheduled run that fails on a transient error (the first one included)."""
+DEFAULT_RETRY_BACKOFF_S = 300.0
+"""Wait before the first retry; doubled before each next one (with jitter)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class IntegrationConfig:
     credentials_ref: str | None
     credentials_fingerprint: str | None
     source_path: str
+    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S
 
     def as_record(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from tether.daemon.retries import RETRY_TRIGGER, RetryPlan
 from tether.daemon.scheduler import (
     LATE_GRACE,
     CatchUp,
@@ -302,14 +303,47 @@ class Dispatcher:
             self.failures += 1
             log.exception("run crashed", extra={"fields": fields})
         else:
-            summary = outcome if isinstance(outcome, dict) else {}
+            summary = dict(outcome) if isinstance(outcome, dict) else {}
+            retry = summary.pop("retry", None)
             log.info(
                 "run finished",
                 extra={"fields": {**fields, **summary,
                                   "duration_s": round(time.monotonic() - started, 3)}},
             )  # fmt: skip
+            if isinstance(retry, RetryPlan):
+                self._schedule_retry(retry)
         finally:
             self._finished(run.integration_id)
+
+    def _schedule_retry(self, plan: RetryPlan) -> None:
+        """Hold the retry until its backoff has passed on the daemon's clock."""
+        due = self.clock() + timedelta(seconds=plan.delay_s)
+        retry = PendingRun(
+            plan.integration_id,
+            RETRY_TRIGGER,
+            None,
+            due_at=due,
+            requested_by="scheduler",
+            attempt=plan.attempt,
+            retry_of=plan.retry_of,
+            capabilities=plan.capabilities,
+        )
+        with self._cond:
+            held = not self._stopping and self.book.schedule_retry(retry)
+            self._cond.notify_all()
+        fields = {"integration": plan.integration_id, "attempt": plan.attempt,
+                  "attempts": plan.attempts, "retry_of": plan.retry_of, "reason": plan.reason,
+                  "capabilities": list(plan.capabilities), "due_at": _iso(due),
+                  "delay_s": round(plan.delay_s, 1)}  # fmt: skip
+        if held:
+            log.warning(
+                "run failed on a transient error; retry scheduled", extra={"fields": fields}
+            )
+        else:
+            log.info(
+                "retry not scheduled: integration no longer scheduled", extra={"fields": fields}
+            )
+        self.on_change()
 
     def _finished(self, integration_id: str) -> None:
         with self._cond:
@@ -333,6 +367,7 @@ class Dispatcher:
             stats = book.stats
             upcoming = book.next_wakeup()
             scheduled = len(book.schedules)
+            retries = [_describe(r, now) for r in book.retries()]
         missed = [
             {"integration": r.integration_id, "missed": r.missed, "more": r.missed_more,
              "first_missed": _iso(r.first_missed), "last_missed": _iso(r.last_missed),
@@ -357,6 +392,11 @@ class Dispatcher:
                 "integrations": len(missed),
                 "missed_ticks": sum(m["missed"] for m in missed),
                 "missed": missed,
+            },
+            "retries": {
+                "pending": retries,
+                "scheduled": stats.retries_scheduled,
+                "superseded": stats.retries_superseded,
             },
             "stopping": self._stopping,
         }
@@ -388,6 +428,11 @@ def _describe(run: PendingRun, now: datetime) -> dict[str, Any]:
         "started_at": _iso(run.started_at),
         "running_s": round((now - run.started_at).total_seconds(), 3) if run.started_at else None,
         "requested_by": run.requested_by,
+        **(
+            {"attempt": run.attempt, "retry_of": run.retry_of}
+            if run.trigger == RETRY_TRIGGER
+            else {}
+        ),
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import random
 import signal
 import socket
 import sys
@@ -29,6 +30,13 @@ from tether.config.project import Workspace, load_project
 from tether.daemon import ops
 from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
 from tether.daemon.logs import configure_logging
+from tether.daemon.retries import (
+    RETRY_TRIGGER,
+    ExecutionOutcome,
+    RetryPlan,
+    RetryPolicy,
+    plan_retry,
+)
 from tether.daemon.scheduler import LATE_GRACE, PendingRun, Schedule
 from tether.daemon.server import (
     STATUS_EVENTS,
@@ -171,8 +179,13 @@ def engine_runner(
     con: duckdb.DuckDBPyConnection,
     ledger: TickLedger | None = None,
     changed: Callable[[], None] = lambda: None,
+    jitter: Callable[[], float] = random.random,
 ) -> Runner:
-    """Scheduled and catch-up runs through the sync engine, each on its own cursor."""
+    """Scheduled, catch-up and retry runs through the sync engine, each on its own cursor.
+
+    A run that failed transiently returns the retry it needs (``"retry"``, a ``RetryPlan``);
+    the dispatcher holds it until its backoff has passed.
+    """
     # Loaded by name, like the operation modules, so the CLI has no import path to the engine.
     sync = importlib.import_module("tether.engine.sync")
 
@@ -198,6 +211,7 @@ def engine_runner(
                 cur,
                 workspace,
                 pending.integration_id,
+                capabilities=list(pending.capabilities) if pending.capabilities else None,
                 trigger=pending.trigger,
                 scheduled_for=pending.scheduled_for,
                 actor=SCHEDULER_ACTOR,
@@ -205,14 +219,53 @@ def engine_runner(
                 cancel=cancel,
                 run_id=run_id,
             )
+            retry = None
+            if result.run_id is not None and not result.cancelled:
+                retry = after_run(cur, pending, result.run_id, jitter)
         except sync.DuplicateRunError:
             return skipped(pending)
         finally:
             cur.close()
         return {"run_id": result.run_id, "statuses": result.statuses,
-                "cancelled": result.cancelled}  # fmt: skip
+                "cancelled": result.cancelled, "retry": retry}  # fmt: skip
 
     return run
+
+
+def after_run(
+    cur: duckdb.DuckDBPyConnection,
+    pending: PendingRun,
+    run_id: int,
+    jitter: Callable[[], float],
+) -> RetryPlan | None:
+    """Record which attempt the run was; decide whether it needs a retry (``retries``)."""
+    if pending.trigger == RETRY_TRIGGER:
+        cur.execute(
+            "UPDATE runs SET attempt = ?, retry_of = ? WHERE id = ?",
+            [pending.attempt, pending.retry_of, run_id],
+        )
+    policy = cur.execute(
+        "SELECT retry_attempts, retry_backoff_s FROM integrations WHERE id = ?",
+        [pending.integration_id],
+    ).fetchone()
+    if policy is None:
+        return None
+    outcomes = [
+        ExecutionOutcome(str(d), str(s), e)
+        for d, s, e in cur.execute(
+            "SELECT domain_type, status, error_code FROM executions WHERE run_id = ? ORDER BY id",
+            [run_id],
+        ).fetchall()
+    ]
+    return plan_retry(
+        pending.integration_id,
+        run_id,
+        pending.trigger,
+        pending.attempt,
+        outcomes,
+        RetryPolicy(int(policy[0] or 1), float(policy[1] or 0.0)),
+        jitter,
+    )
 
 
 def load_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
@@ -244,8 +297,10 @@ class Daemon:
         socket_peer: Callable[[socket.socket], Peer] | None = None,
         clock: Callable[[], datetime] = utcnow,
         grace: timedelta = LATE_GRACE,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.workspace = workspace
+        self._jitter = jitter
         self._runner = runner
         self._socket_peer = socket_peer
         self._clock = clock
@@ -285,7 +340,8 @@ class Daemon:
             self.dispatcher = Dispatcher(
                 max_concurrent=settings.max_concurrent_syncs,
                 catch_up=settings.catch_up,
-                runner=self._runner or engine_runner(self.workspace, con, ledger, generation.bump),
+                runner=self._runner
+                or engine_runner(self.workspace, con, ledger, generation.bump, self._jitter),
                 load=lambda: load_snapshot(con),
                 clock=self._clock,
                 grace=self._grace,

@@ -98,6 +98,8 @@ def _write_integrations(
             "credentials_ref": [r["credentials_ref"] for r in records],
             "credentials_fingerprint": [r["credentials_fingerprint"] for r in records],
             "source_path": [r["source_path"] for r in records],
+            "retry_attempts": [int(r["retry_attempts"]) for r in records],
+            "retry_backoff_s": [float(r["retry_backoff_s"]) for r in records],
             "paused": [bool(k[0]) for k in kept],
             "paused_reason": pa.array([k[1] for k in kept], pa.string()),
             "paused_by": pa.array([k[2] for k in kept], pa.string()),

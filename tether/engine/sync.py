@@ -66,7 +66,7 @@ __all__ = [
 Progress = Callable[[dict[str, Any]], None]
 ConnectorFactory = Callable[[str], type[Connector]]
 
-TRIGGERS = ("scheduled", "manual", "retry", "catch_up")
+TRIGGERS = ("scheduled", "manual", "retry", "catch_up", "retry_after_failure")
 
 
 class SyncInProgressError(StateError):

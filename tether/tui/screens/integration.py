@@ -203,7 +203,7 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
                 ),
                 Text(fmt.count(e.get("skipped")), justify="right"),
                 str(e.get("run_id", "")),
-                e.get("trigger", ""),
+                fmt.trigger(e),
                 str(e["id"]),
                 key=str(e["id"]),
             )
