@@ -357,6 +357,16 @@ class Dispatcher:
             when = self.book.next_fire_at(integration_id)
         return when.isoformat() if when is not None else None
 
+    def lag_s(self) -> float:
+        with self._cond:
+            return self.book.lag_s(self.clock())
+
+    def pending_retries(self) -> dict[str, int]:
+        """Per integration, how many retries wait (0 or 1: one chain per integration)."""
+        with self._cond:
+            retries = self.book.retries()
+        return {r.integration_id: 1 for r in retries}
+
     def health(self) -> dict[str, Any]:
         now = self.clock()
         with self._cond:

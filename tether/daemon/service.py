@@ -46,10 +46,12 @@ from tether.daemon.server import (
     Peer,
     peer_credentials,
 )
+from tether.errors import TetherError
 
 if TYPE_CHECKING:
     import duckdb
 
+    from tether.daemon.metrics import MetricsListener
     from tether.state.db import StateLock
 
 log = logging.getLogger("tether.daemon")
@@ -314,6 +316,8 @@ class Daemon:
         self.api: Api | None = None
         self.generation = Generation()
         """Bumped after every change a cached ``status`` answer could miss."""
+        self.metrics: MetricsListener | None = None
+        """The Prometheus listener, when ``[daemon] metrics`` is set."""
         self.preloaded: list[str] = []
         """Connector modules imported at start, before any thread (see ``registry.preload``)."""
 
@@ -361,6 +365,7 @@ class Daemon:
                 socket_group=settings.socket_group,
                 peer_of=self._socket_peer or peer_credentials,
             )
+            self.metrics = self._start_metrics(settings.metrics)  # before any thread starts
             self.dispatcher.start()
             self.server.serve_in_thread()
         except BaseException:
@@ -372,6 +377,29 @@ class Daemon:
                               "state": str(path), "serial": self.dispatcher.serial,
                               "catch_up": settings.catch_up}},
         )  # fmt: skip
+
+    def _start_metrics(self, address: str | None) -> MetricsListener | None:
+        """Serve /metrics on ``[daemon] metrics`` (HOST:PORT), or nothing when it is unset."""
+        if address is None:
+            return None
+        from tether.config.project import metrics_address
+        from tether.daemon.metrics import MetricsListener, SchedulerView, StateCollector
+
+        assert self.con is not None and self.dispatcher is not None
+        dispatcher = self.dispatcher
+        view = SchedulerView(
+            dispatcher.lag_s, dispatcher.pending_retries, self.started_at.timestamp()
+        )
+        host, port = metrics_address(address)
+        try:
+            listener = MetricsListener(StateCollector(self.con, view), host, port)
+        except OSError as exc:
+            raise TetherError(
+                f"Could not listen for metrics on {address}: {exc.strerror or exc}.",
+                hint="Pick a free port in [daemon] metrics, or remove it to turn metrics off.",
+            ) from None
+        log.info("metrics listening", extra={"fields": {"url": listener.url}})
+        return listener
 
     def _recover(self) -> None:
         assert self.con is not None
@@ -402,6 +430,7 @@ class Daemon:
             started_at=self.started_at.isoformat(),
             uptime_s=round((datetime.now(UTC) - self.started_at).total_seconds(), 1),
             serial=self.dispatcher.serial,
+            metrics=self.metrics.url if self.metrics is not None else None,
         )
         return doc
 
@@ -455,6 +484,9 @@ class Daemon:
             self.generation.bump()
 
     def _release(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
         if self.con is not None:
             try:
                 self.con.close()
