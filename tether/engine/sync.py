@@ -59,6 +59,7 @@ __all__ = [
     "RunResult",
     "SyncInProgressError",
     "load_integration",
+    "open_connector",
     "recover_interrupted",
     "run_sync",
 ]
@@ -240,6 +241,17 @@ def _connector(
             )
             raise error from None
     return cls(settings, credentials, full=full)
+
+
+def open_connector(
+    integration: Integration, workspace: Workspace, factory: ConnectorFactory | None = None
+) -> Connector:
+    """The integration's connector, as a sync builds it (``tether doctor``'s live check)."""
+    if factory is None:
+        from tether.connectors.registry import connector_class
+
+        factory = connector_class
+    return _connector(integration, workspace, factory, full=False)
 
 
 class _CredentialsError(ConnectorError):

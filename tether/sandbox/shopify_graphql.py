@@ -133,6 +133,10 @@ type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [User
 
 type Shop { name: String! myshopifyDomain: String! currencyCode: CurrencyCode! }
 
+type AccessScope { handle: String! description: String! }
+type App { id: ID! title: String! handle: String }
+type AppInstallation implements Node { id: ID! app: App! accessScopes: [AccessScope!]! }
+
 type QueryRoot {
   shop: Shop!
   order(id: ID!): Order
@@ -143,6 +147,7 @@ type QueryRoot {
   channels(first: Int, after: String, last: Int, before: String, reverse: Boolean): ChannelConnection!
   node(id: ID!): Node
   currentBulkOperation(type: BulkOperationType): BulkOperation
+  currentAppInstallation: AppInstallation!
 }
 
 type Mutation {
