@@ -84,7 +84,7 @@ _NUMERIC = {
 def _trigger(e: dict[str, Any]) -> str:
     """ "retry_after_failure #2" for the second attempt of a run that failed transiently."""
     attempt = f" #{e['attempt']}" if e.get("attempt") else ""
-    return e["trigger"] + attempt + (" (full)" if e["full_resync"] else "")
+    return f"{e['trigger']}{attempt}{' (full)' if e['full_resync'] else ''}"
 
 
 def _executions_table(executions: list[dict[str, Any]], *, compact: bool = False) -> Table:
