@@ -96,6 +96,13 @@ def test_metrics_endpoint_parses_and_matches_the_state(synced: WorkspaceBuilder)
     assert value(found, "tether_integration_info", integration="ts_bad", name="ts_bad",
                  service="trackstar") == 1  # fmt: skip
     assert value(found, "tether_scheduler_lag_seconds") == 0
+    # health: the engine's one definition, as `tether status --json` reports it
+    assert value(found, "tether_integration_healthy", integration="ts_bad") == 0
+    assert value(found, "tether_integration_health_flag", integration="ts_bad", flag="auth_failed",
+                 severity="error", capability="") == 1  # fmt: skip
+    assert value(found, "tether_integration_healthy", integration="ts_ok") == 0  # unmapped SKU
+    assert value(found, "tether_integration_health_flag", integration="ts_ok", flag="unmapped",
+                 severity="warning", capability="products") == 1  # fmt: skip
     assert "expired-token" not in text and sandbox.API_KEY not in text
 
 

@@ -72,7 +72,7 @@ def test_doctor_on_the_demo_names_the_real_problems_and_exits_non_zero(
     out = result.output
     assert "✘ shopify_us" in out and "unmapped SKU" in out and "UNMAPPED-001" in out
     assert "mappings/skus.csv" in out and "tether retry shopify_us" in out
-    assert "✘ trackstar_wms" in out and "AUTH_FAILED" in out
+    assert "✘ trackstar_wms" in out and "AUTH_FAILED" in out and "health: auth failed" in out
     assert "sops secrets/trackstar_wms.sops.yaml" in out
     assert "✘ bq_history" in out and "paused: finance asked to hold" in out
     assert "tether resume bq_history" in out

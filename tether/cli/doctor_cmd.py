@@ -89,7 +89,9 @@ def _print(doc: dict[str, Any]) -> None:
     for report in doc["integrations"]:
         out.print()
         mark = MARKS[report["verdict"]]
-        out.print(f"{mark} [bold]{report['id']}[/]  {report['name']} ({report['service']})")
+        health = report.get("health") or {}
+        flags = "" if health.get("ok", True) else f"  [dim]health: {health.get('summary')}[/]"
+        out.print(f"{mark} [bold]{report['id']}[/]  {report['name']} ({report['service']}){flags}")
         for step in report["steps"]:
             _line(out, step, f"{step['number']}. ")
         for todo in report["next"]:

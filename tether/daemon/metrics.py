@@ -21,6 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import (
@@ -74,6 +75,7 @@ class StateCollector(Collector):
         cur = self.con.cursor()
         try:
             yield from self._integrations(cur)
+            yield from self._health(cur)
             yield from self._executions(cur)
             yield from self._per_execution(cur)
             yield from self._alert_deliveries(cur)
@@ -103,6 +105,25 @@ class StateCollector(Collector):
             enabled.add_metric([integration], float(bool(is_enabled) and not is_paused))
             paused.add_metric([integration], float(bool(is_paused)))
         yield from (info, enabled, paused)
+
+    def _health(self, cur: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
+        """The engine's one health definition (what ``status`` and ``tether doctor`` show)."""
+        from tether.engine.health import read_health
+
+        healthy = GaugeMetricFamily(
+            "tether_integration_healthy", "1 when no health flag is raised, else 0.",
+            labels=["integration"],
+        )  # fmt: skip
+        flags = GaugeMetricFamily(
+            "tether_integration_health_flag",
+            "1 per raised health flag (failed, auth_failed, unmapped, overdue, …).",
+            labels=["integration", "flag", "severity", "capability"],
+        )
+        for iid, health in sorted(read_health(cur, datetime.now(UTC)).items()):
+            healthy.add_metric([iid], float(health.ok))
+            for flag in health.flags:
+                flags.add_metric([iid, flag.code, flag.severity, flag.domain_type or ""], 1)
+        yield from (healthy, flags)
 
     def _executions(self, cur: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
         executions = CounterMetricFamily(

@@ -252,6 +252,7 @@ def diagnose(
         "id": iid,
         "name": row["name"],
         "service": row["service"],
+        "health": row.get("health"),
         "verdict": verdict,
         "problems": sum(1 for s in steps if s.verdict == "fail"),
         "steps": [s.as_dict() for s in steps],
