@@ -119,3 +119,25 @@ def test_a_bad_metrics_address_names_the_key(workspace: WorkspaceBuilder) -> Non
     assert result.exit_code == 1
     assert "tether.toml:" in result.output and "daemon.metrics" in result.output
     assert "HOST:PORT" in result.output
+
+
+def test_a_taken_metrics_port_stops_the_daemon_with_a_clear_error(
+    workspace: WorkspaceBuilder,
+) -> None:
+    import socket
+
+    from tether.config.project import load_project
+    from tether.daemon.service import Daemon
+    from tether.errors import TetherError
+
+    workspace.apply()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with (workspace.root / "tether.toml").open("a") as toml:
+            toml.write(f'\n[daemon]\nmetrics = "127.0.0.1:{port}"\n')
+        daemon = Daemon(load_project(workspace.root))
+        with pytest.raises(TetherError, match=f"Could not listen for metrics on 127.0.0.1:{port}"):
+            daemon.start()
+    assert daemon.con is None and daemon.lock is None  # released: the next start can take over

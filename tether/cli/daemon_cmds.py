@@ -84,6 +84,13 @@ def _print_health(doc: dict[str, Any]) -> None:
         )
     if doc["waiting_count"]:
         out.print(f"  waiting  {doc['waiting_count']} runs due but not started")
+    for retry in (doc.get("retries") or {}).get("pending", []):
+        out.print(
+            f"  retry    {retry['integration']}  attempt {retry.get('attempt')} after run "
+            f"{retry.get('retry_of')}, due {retry['due_at']}"
+        )
+    if doc.get("metrics"):
+        out.print(f"metrics at {doc['metrics']}")
     if doc.get("preloaded"):
         out.print(f"connector modules preloaded: {', '.join(doc['preloaded'])}")
     catch_up = doc["catch_up"]
