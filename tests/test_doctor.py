@@ -159,3 +159,27 @@ def test_shopify_check_names_the_missing_access_scope(workspace: WorkspaceBuilde
     assert live["verdict"] == "fail"
     assert "lacks access scope(s) read_orders" in live["summary"]
     assert "read_all_orders" not in live["summary"]  # 30 days of history need no read_all_orders
+
+
+def test_doctor_through_the_daemon_reports_the_same_steps(workspace: WorkspaceBuilder) -> None:
+    from daemon_support import running_daemon
+
+    with trackstar_sandbox.serve(trackstar_sandbox.Scenario(skus=2)) as srv:
+        workspace.integration(
+            "ts_main",
+            "trackstar",
+            ["products"],
+            credentials={"api_key": trackstar_sandbox.API_KEY, "access_token": "revoked"},
+            settings={"base_url": srv.url},
+        )
+        workspace.apply()
+        with running_daemon(workspace):
+            result = run_tether("-w", str(workspace.root), "doctor", "--json")
+
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert [s["verdict"] for s in doc["workspace"]] == ["ok", "ok"]  # files valid, daemon up
+    steps = doc["integrations"][0]["steps"]
+    assert steps[0]["verdict"] == "warn" and "never synced" in steps[0]["summary"]
+    assert steps[4]["verdict"] == "fail" and steps[4]["summary"].startswith("AUTH_FAILED")
+    assert "revoked" not in result.stdout
