@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("tether.cli.monitor_cmd:monitor", "Open the terminal monitor for triage."),
     "sandbox": ("tether.cli.sandbox_cmds:sandbox", "Run the local sandbox servers."),
     "demo": ("tether.cli.demo_cmd:demo", "Run the bundled demo end to end."),
+    "alerts": ("tether.cli.alerts_cmds:alerts", "Alert routes, deliveries; `alerts test`."),
 }
 
 

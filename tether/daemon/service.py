@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tether.config.project import Workspace, load_project
 from tether.daemon import ops
+from tether.daemon.alerting import HealthWatch
 from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
 from tether.daemon.logs import configure_logging
 from tether.daemon.scheduler import LATE_GRACE, PendingRun, Schedule
@@ -259,6 +260,8 @@ class Daemon:
         self.api: Api | None = None
         self.generation = Generation()
         """Bumped after every change a cached ``status`` answer could miss."""
+        self.watch: HealthWatch | None = None
+        """Health after every run and on a timer; alerts (``tether.daemon.alerting``)."""
         self.preloaded: list[str] = []
         """Connector modules imported at start, before any thread (see ``registry.preload``)."""
 
@@ -299,6 +302,19 @@ class Daemon:
                 self.health,
                 generation=generation,
             )
+            self.watch = HealthWatch(self.workspace, con, self._clock, changed=generation.bump)
+            self.dispatcher.after_run.append(self.watch.after_run)
+            self.api.services["health"] = self.watch.book
+            self.api.services["alerts"] = self.watch
+            reload_schedules = self.api.services["on_apply"]
+            watch = self.watch
+
+            def on_apply(serial: int) -> None:
+                reload_schedules(serial)
+                watch.reload()
+
+            self.api.services["on_apply"] = on_apply
+            self.watch.start()
             self.server = DaemonServer(
                 self.workspace.socket_path,
                 self.api,
@@ -347,6 +363,8 @@ class Daemon:
             uptime_s=round((datetime.now(UTC) - self.started_at).total_seconds(), 1),
             serial=self.dispatcher.serial,
         )
+        if self.watch is not None:
+            doc["alerts"] = self.watch.health()
         return doc
 
     def reload_config(self) -> None:
@@ -359,6 +377,8 @@ class Daemon:
         self.workspace.settings.access = fresh.settings.access
         if self.dispatcher is not None:
             self.dispatcher.reload()
+        if self.watch is not None:
+            self.watch.reload()
         log.info("configuration reloaded", extra={"fields": {"admins": fresh.settings.access.admins,
                  "operators": fresh.settings.access.operators}})  # fmt: skip
 
@@ -399,6 +419,8 @@ class Daemon:
             self.generation.bump()
 
     def _release(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()  # before the connection closes: it records deliveries
         if self.con is not None:
             try:
                 self.con.close()

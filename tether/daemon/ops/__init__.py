@@ -34,6 +34,7 @@ OPERATION_MODULES = (
     "tether.daemon.ops.triage",  # executions, items, item, errors
     "tether.daemon.ops.syncs",  # sync, retry, reset
     "tether.daemon.ops.control",  # pause, resume, health
+    "tether.daemon.ops.alerts",  # alerts, alerts_test
 )
 
 
