@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("tether.cli.sandbox_cmds:sandbox", "Run the local sandbox servers."),
     "demo": ("tether.cli.demo_cmd:demo", "Run the bundled demo end to end."),
     "doctor": ("tether.cli.doctor_cmd:doctor", "Diagnose integrations; say what to do next."),
+    "alerts": ("tether.cli.alerts_cmds:alerts", "Alert routes, deliveries; `alerts test`."),
 }
 
 

@@ -51,6 +51,9 @@ class DesiredState:
         kinds = self.mappings.column("kind").value_counts().to_pylist()
         return {str(k["values"]): int(k["counts"]) for k in kinds}
 
+    alerts: Any = None
+    """The validated ``alerts.yaml`` (``config.alerts.AlertsConfig``), or ``None``: no alerts."""
+
     files_digest: str = ""
     """sha256 over every workspace file plan reads (see ``config.workspace.files_digest``)."""
 

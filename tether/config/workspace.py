@@ -93,7 +93,7 @@ def workspace_files(workspace: Workspace) -> list[Path]:
         for ref in _CREDENTIALS_LINE.findall(path.read_bytes()):
             secrets.add(workspace.resolve(ref.decode(errors="replace")))
     mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
-    return [root / "tether.toml", *integrations, *mappings, *sorted(secrets)]
+    return [root / "tether.toml", *integrations, *mappings, root / "alerts.yaml", *sorted(secrets)]
 
 
 def files_digest(workspace: Workspace) -> str:
@@ -144,6 +144,10 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
     desired.mappings = pa.concat_tables(tables) if tables else empty_table()
     desired.files_digest = files_digest(workspace)
     problems.extend(check_rows(desired.mappings, displays, ids_in_files))
+    from tether.config.alerts import load_alerts
+
+    desired.alerts, found = load_alerts(workspace, ids_in_files)
+    problems.extend(found)
     if problems:
         raise ConfigError(problems)
     return desired

@@ -112,6 +112,9 @@ class Dispatcher:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._claim_pending = True
+        self.after_run: list[Callable[[str], None]] = []
+        """Called with the integration id after each run (scheduled or requested) ends, on the
+        run's thread: health evaluation and alerts (keep them quick; they must not raise)."""
 
     # lifecycle
 
@@ -349,6 +352,13 @@ class Dispatcher:
         with self._cond:
             self.book.finished(integration_id)
             self._cond.notify_all()
+        for hook in self.after_run:
+            try:
+                hook(integration_id)
+            except Exception:  # a hook's bug must not take the scheduler's threads with it
+                log.exception(
+                    "after-run hook failed", extra={"fields": {"integration": integration_id}}
+                )
 
     # reporting
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
     import duckdb
+
+    from tether.engine.health import Health
 
 log = logging.getLogger("tether.daemon.metrics")
 
@@ -62,6 +64,8 @@ class SchedulerView:
     lag_s: Callable[[], float]
     retries_pending: Callable[[], dict[str, int]]
     started_at: float
+    health: Callable[[], Mapping[str, Health]] | None = None
+    """The daemon's last health evaluation (``HealthBook.snapshot``); ``None``: evaluate now."""
 
 
 class StateCollector(Collector):
@@ -110,6 +114,11 @@ class StateCollector(Collector):
         """The engine's one health definition (what ``status`` and ``tether doctor`` show)."""
         from tether.engine.health import read_health
 
+        known = dict(self.scheduler.health()) if self.scheduler.health is not None else {}
+        ids = [str(r[0]) for r in cur.execute("SELECT id FROM integrations").fetchall()]
+        missing = [i for i in ids if i not in known]
+        if missing:
+            known.update(read_health(cur, datetime.now(UTC), missing))
         healthy = GaugeMetricFamily(
             "tether_integration_healthy", "1 when no health flag is raised, else 0.",
             labels=["integration"],
@@ -119,7 +128,7 @@ class StateCollector(Collector):
             "1 per raised health flag (failed, auth_failed, unmapped, overdue, …).",
             labels=["integration", "flag", "severity", "capability"],
         )
-        for iid, health in sorted(read_health(cur, datetime.now(UTC)).items()):
+        for iid, health in sorted((i, known[i]) for i in ids if i in known):
             healthy.add_metric([iid], float(health.ok))
             for flag in health.flags:
                 flags.add_metric([iid, flag.code, flag.severity, flag.domain_type or ""], 1)

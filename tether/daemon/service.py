@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tether.config.project import Workspace, load_project
 from tether.daemon import ops
+from tether.daemon.alerting import HealthWatch
 from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
 from tether.daemon.logs import configure_logging
 from tether.daemon.retries import (
@@ -318,6 +319,8 @@ class Daemon:
         """Bumped after every change a cached ``status`` answer could miss."""
         self.metrics: MetricsListener | None = None
         """The Prometheus listener, when ``[daemon] metrics`` is set."""
+        self.watch: HealthWatch | None = None
+        """Health after every run and on a timer; alerts (``tether.daemon.alerting``)."""
         self.preloaded: list[str] = []
         """Connector modules imported at start, before any thread (see ``registry.preload``)."""
 
@@ -359,6 +362,19 @@ class Daemon:
                 self.health,
                 generation=generation,
             )
+            self.watch = HealthWatch(self.workspace, con, self._clock, changed=generation.bump)
+            self.dispatcher.after_run.append(self.watch.after_run)
+            self.api.services["health"] = self.watch.book
+            self.api.services["alerts"] = self.watch
+            reload_schedules = self.api.services["on_apply"]
+            watch = self.watch
+
+            def on_apply(serial: int) -> None:
+                reload_schedules(serial)
+                watch.reload()
+
+            self.api.services["on_apply"] = on_apply
+            self.watch.start()
             self.server = DaemonServer(
                 self.workspace.socket_path,
                 self.api,
@@ -387,8 +403,12 @@ class Daemon:
 
         assert self.con is not None and self.dispatcher is not None
         dispatcher = self.dispatcher
+        book = self.watch.book if self.watch is not None else None
         view = SchedulerView(
-            dispatcher.lag_s, dispatcher.pending_retries, self.started_at.timestamp()
+            dispatcher.lag_s,
+            dispatcher.pending_retries,
+            self.started_at.timestamp(),
+            health=book.snapshot if book is not None else None,
         )
         host, port = metrics_address(address)
         try:
@@ -432,6 +452,8 @@ class Daemon:
             serial=self.dispatcher.serial,
             metrics=self.metrics.url if self.metrics is not None else None,
         )
+        if self.watch is not None:
+            doc["alerts"] = self.watch.health()
         return doc
 
     def reload_config(self) -> None:
@@ -444,6 +466,8 @@ class Daemon:
         self.workspace.settings.access = fresh.settings.access
         if self.dispatcher is not None:
             self.dispatcher.reload()
+        if self.watch is not None:
+            self.watch.reload()
         log.info("configuration reloaded", extra={"fields": {"admins": fresh.settings.access.admins,
                  "operators": fresh.settings.access.operators}})  # fmt: skip
 
@@ -487,6 +511,8 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
+        if self.watch is not None:
+            self.watch.stop()  # before the connection closes: it records deliveries
         if self.con is not None:
             try:
                 self.con.close()

@@ -170,6 +170,11 @@ def apply_plan(con: duckdb.DuckDBPyConnection, doc: dict[str, Any], actor: str) 
         lineage = lineage or str(uuid.uuid4())
         _write_integrations(con, doc["integrations"], new_serial)
         _write_mappings(con, doc["mappings"])
+        if doc.get("alerts") is not None:  # alerts.yaml changed: the daemon re-reads meta.alerts
+            after = doc["alerts"]["after"]
+            con.execute("DELETE FROM meta WHERE key = 'alerts'")
+            if after is not None:
+                con.execute("INSERT INTO meta VALUES ('alerts', ?)", [orjson.dumps(after).decode()])
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('lineage', ?), ('serial', ?)",
             [lineage, str(new_serial)],

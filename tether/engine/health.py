@@ -464,7 +464,9 @@ class HealthBook:
             changes = []
             for iid, health in fresh.items():
                 self._health[iid] = health
-                change = self._diff(iid, health.flags, counts=trigger != "timer", trigger=trigger)
+                change = self._diff(
+                    iid, health.flags, counts=trigger == "execution", trigger=trigger
+                )
                 changes.append(change)
             return changes
 

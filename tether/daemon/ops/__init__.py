@@ -35,6 +35,7 @@ OPERATION_MODULES = (
     "tether.daemon.ops.syncs",  # sync, retry, reset
     "tether.daemon.ops.control",  # pause, resume, health
     "tether.daemon.ops.doctor",  # doctor
+    "tether.daemon.ops.alerts",  # alerts, alerts_test
 )
 
 

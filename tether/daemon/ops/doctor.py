@@ -26,7 +26,7 @@ def doctor(
     ctx: Context, integration: str | None = None, live: bool = True, bundle: bool = False
 ) -> dict[str, Any]:
     """Diagnose integrations: status, executions, failed execution, error analysis, live check."""
-    from tether.daemon.ops.workspace import integration_rows
+    from tether.daemon.ops.workspace import health_book, integration_rows
     from tether.engine import doctor as rules
     from tether.engine.sync import load_integration
     from tether.state import queries
@@ -40,7 +40,7 @@ def doctor(
                 "Nothing is applied yet: there is no state to diagnose.",
                 hint="Run `tether plan` and `tether apply` first.",
             )
-        rows = integration_rows(con, now, only=integration)
+        rows = integration_rows(con, now, only=integration, book=health_book(ctx))
         if integration is not None and not rows:
             known = ", ".join(queries.integration_ids(con)) or "none"
             raise NotFoundError(f"No applied integration '{integration}'.", hint=f"Known: {known}.")

@@ -8,6 +8,7 @@ from typing import Any
 from tether.config.model import DesiredState
 from tether.config.workspace import files_digest, load_workspace
 from tether.daemon.ops import Context, operation
+from tether.engine.alerts import alerts_change, applied_alerts
 from tether.engine.apply import apply_plan, check_fresh
 from tether.engine.health import Health, HealthBook, read_health
 from tether.engine.plan import make_plan, mapping_changes
@@ -82,6 +83,7 @@ def plan(ctx: Context) -> dict[str, Any]:
         ]
         history = history_counts(con, removed + service_moves)
         impact = _impact(con, desired, changes)
+        applied_routes = applied_alerts(con) if con is not None else None
     result = make_plan(
         desired,
         applied,
@@ -90,7 +92,11 @@ def plan(ctx: Context) -> dict[str, Any]:
         mapping_changes=changes,
         now=datetime.now(UTC),
     )
-    return result.to_doc()
+    doc = result.to_doc()
+    routes = alerts_change(applied_routes, desired.alerts.to_doc() if desired.alerts else None)
+    if routes is not None:
+        doc.update(alerts=routes, has_changes=True)
+    return doc
 
 
 @operation("apply", "admin")
