@@ -52,9 +52,26 @@ def synced(workspace: WorkspaceBuilder) -> WorkspaceBuilder:
         workspace.apply()
         for name in ("ts_ok", "ts_ok", "ts_bad"):
             run_tether("-w", str(workspace.root), "sync", name)
+    record_deliveries(workspace, [("ops", "delivered"), ("ops", "delivered"), ("pager", "failed")])
     with (workspace.root / "tether.toml").open("a") as toml:
         toml.write('\n[daemon]\nmetrics = "127.0.0.1:0"\n')
     return workspace
+
+
+def record_deliveries(ws: WorkspaceBuilder, rows: list[tuple[str, str]]) -> None:
+    """Alert deliveries as the daemon's alerting records them (its table, written directly)."""
+    import duckdb
+
+    con = duckdb.connect(str(ws.state_path))
+    try:
+        for route, status in rows:
+            con.execute(
+                "INSERT INTO alert_deliveries (route, destination, event, title, body, status, "
+                "created_at) VALUES (?, 'team', 'execution_failed', 't', 'b', ?, now())",
+                [route, status],
+            )
+    finally:
+        con.close()
 
 
 def test_metrics_endpoint_parses_and_matches_the_state(synced: WorkspaceBuilder) -> None:
@@ -96,6 +113,8 @@ def test_metrics_endpoint_parses_and_matches_the_state(synced: WorkspaceBuilder)
     assert value(found, "tether_integration_info", integration="ts_bad", name="ts_bad",
                  service="trackstar") == 1  # fmt: skip
     assert value(found, "tether_scheduler_lag_seconds") == 0
+    assert value(found, "tether_alert_deliveries_total", route="ops", outcome="delivered") == 2
+    assert value(found, "tether_alert_deliveries_total", route="pager", outcome="failed") == 1
     # health: the engine's one definition, as `tether status --json` reports it
     assert value(found, "tether_integration_healthy", integration="ts_bad") == 0
     assert value(found, "tether_integration_health_flag", integration="ts_bad", flag="auth_failed",
