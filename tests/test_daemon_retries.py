@@ -164,3 +164,45 @@ def test_only_transient_failures_of_scheduled_runs_are_retried() -> None:
     assert mixed.delay_s == 30.0  # half of the 60 s step with jitter 0
     again = plan("retry_after_failure", 2, outcome("failed", "CONNECTION_TIMEOUT"))
     assert again.attempt == 3 and again.delay_s == 60.0 and again.retry_of == 7
+
+
+def retried_once(ws: WorkspaceBuilder) -> None:
+    """A scheduled run that hit 503s, then its successful retry (attempt 2)."""
+    scenario = sandbox.Scenario(
+        skus=3, unmapped_skus=0, server_errors=HTTP_ATTEMPTS, server_error_status=503
+    )
+    with sandbox.serve(scenario) as srv:
+        trackstar_workspace(ws, srv.url)
+        tick = midnight_after(ws)
+        clock = FakeClock(tick - timedelta(seconds=30))
+        with running_daemon(ws, clock=clock, jitter=lambda: 0.0) as daemon:
+            move(clock, daemon, tick)
+            settled(daemon, ws, 1)
+            move(clock, daemon, tick + timedelta(seconds=150))  # half the 5 m step, jitter 0
+            settled(daemon, ws, 2)
+
+
+@pytest.mark.anyio
+async def test_the_monitor_shows_which_attempt_a_retry_was(workspace: WorkspaceBuilder) -> None:
+    from monitor_support import press, region_text, screen_text, settle
+
+    from tether.config.project import load_project
+    from tether.daemon.client import LocalBackend
+    from tether.tui.app import MonitorApp
+    from tether.tui.datasource import BackendSource
+    from tether.tui.screens.execution import ExecutionScreen
+    from tether.tui.screens.integration import IntegrationScreen
+
+    retried_once(workspace)
+    source = BackendSource(LocalBackend(load_project(workspace.root)), "test state")
+    app = MonitorApp(source, refresh_s=0, debounce_s=0.05)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, IntegrationScreen)
+        assert "retry_after_failure #2" in screen_text(app)
+        await press(pilot, "enter")  # the newest execution: the retry
+        assert isinstance(app.screen, ExecutionScreen)
+        first_run = workspace.query("SELECT min(id) FROM runs")[0][0]
+        summary = region_text(app, "#exec-summary")
+        assert f"retry_after_failure #2 (after run {first_run})" in summary
