@@ -6,6 +6,7 @@ exponential backoff (jitter injected); AUTH_FAILED is never retried.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,3 +207,25 @@ async def test_the_monitor_shows_which_attempt_a_retry_was(workspace: WorkspaceB
         first_run = workspace.query("SELECT min(id) FROM runs")[0][0]
         summary = region_text(app, "#exec-summary")
         assert f"retry_after_failure #2 (after run {first_run})" in summary
+
+
+def test_bad_retry_settings_are_reported_at_their_line(workspace: WorkspaceBuilder) -> None:
+    from conftest import run_tether
+
+    for name, retry in (("a", {"attempts": 0, "backoff": "5 minutes"}), ("b", {"attemps": 3})):
+        workspace.integration(
+            name,
+            "trackstar",
+            ["products"],
+            credentials={"api_key": "k", "access_token": "t"},
+            retry=retry,
+        )
+    result = run_tether("-w", str(workspace.root), "validate")
+    assert result.exit_code == 1
+    out = result.output
+    assert re.search(r"integrations/a\.yaml:\d+:\d+: retry\.attempts: input should be greater", out)
+    assert re.search(
+        r"integrations/a\.yaml:\d+:\d+: retry\.backoff: value error, '5 minutes' is not a dur", out
+    )
+    assert re.search(r"integrations/b\.yaml:\d+:\d+: unknown key 'attemps'", out)
+    assert "did you mean 'attempts'?" in out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tether.config import yamlpos
 from tether.config.model import (
@@ -36,16 +36,6 @@ class ScheduleModel(BaseModel):
     timezone: str = DEFAULT_TIMEZONE
 
 
-class RetryModel(BaseModel):
-    """``retry: {attempts: 3, backoff: 5m}``: how a scheduled run that failed transiently reruns."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    attempts: int = Field(default=DEFAULT_RETRY_ATTEMPTS, ge=1, le=10)
-    """All attempts, the first one included: 1 turns retries off."""
-    backoff: str = "5m"
-
-
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
 DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_BACKOFF_S = 24 * 3600.0
@@ -57,6 +47,30 @@ def parse_duration(text: str) -> float | None:
     if match is None:
         return None
     return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+class RetryModel(BaseModel):
+    """``retry: {attempts: 3, backoff: 5m}``: how a scheduled run that failed transiently reruns."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    attempts: int = Field(default=DEFAULT_RETRY_ATTEMPTS, ge=1, le=10)
+    """All attempts, the first one included: 1 turns retries off."""
+    backoff: str = "5m"
+
+    @field_validator("backoff")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        seconds = parse_duration(value)
+        if seconds is None or not 1 <= seconds <= MAX_BACKOFF_S:
+            raise ValueError(
+                f'\'{value}\' is not a duration between 1s and 24h (write "30s", "5m" or "1h")'
+            )
+        return value
+
+    @property
+    def backoff_s(self) -> float:
+        return parse_duration(self.backoff) or 0.0
 
 
 class IntegrationModel(BaseModel):
@@ -255,15 +269,6 @@ class IntegrationChecker:
                 hint or "Use an IANA name such as America/New_York, Europe/London or UTC.",
                 at_value=True,
             )
-        backoff_s = parse_duration(model.retry.backoff)
-        if backoff_s is None or not 1 <= backoff_s <= MAX_BACKOFF_S:
-            ok = False
-            self.add(
-                ("retry", "backoff"),
-                f"retry.backoff '{model.retry.backoff}' is not a duration between 1s and 24h",
-                'Write it as seconds, minutes or hours: "30s", "5m", "1h".',
-                at_value=True,
-            )
         seen: set[str] = set()
         for index, capability in enumerate(model.capabilities):
             if capability in seen:
@@ -329,7 +334,7 @@ class IntegrationChecker:
             credentials_fingerprint=fingerprint,
             source_path=self.display,
             retry_attempts=model.retry.attempts,
-            retry_backoff_s=backoff_s or 0.0,
+            retry_backoff_s=model.retry.backoff_s,
         )
 
     def _check_credentials(
