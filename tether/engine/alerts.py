@@ -85,6 +85,8 @@ def alerts_for(change: Change) -> list[Alert]:
     """The messages one health change is worth (before routing)."""
     iid = change.integration_id
     out: list[Alert] = []
+    if change.trigger == "removed":  # destroyed by an apply: its problems went with it
+        return out
     for flag in change.raised:
         if flag.code in ERROR_FLAGS:
             out.append(_alert("execution_failed", iid, flag, "error", f"{iid}: sync failed"))

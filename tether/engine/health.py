@@ -109,11 +109,11 @@ class Health:
         return summary(self.flags)
 
     def to_doc(self) -> dict[str, Any]:
-        """What ``status --json`` carries per integration (and the monitor renders)."""
+        """What ``status --json`` carries per integration (and the monitor renders). No
+        evaluation time: the answer is the same with and without a daemon."""
         return {
             "ok": self.ok,
             "summary": self.summary,
-            "evaluated_at": self.evaluated_at.astimezone(UTC).isoformat(),
             "flags": [f.to_doc() for f in self.flags],
         }
 
@@ -447,7 +447,7 @@ class Change:
     resolved: tuple[HealthFlag, ...] = ()
     grown: tuple[tuple[HealthFlag, tuple[str, ...]], ...] = ()
     """Persisting flags that list things, with the things that are new (new unmapped SKUs)."""
-    trigger: str = "execution"  # execution | timer | start
+    trigger: str = "execution"  # execution | timer | start | removed (no longer applied)
 
     @property
     def empty(self) -> bool:
@@ -501,11 +501,14 @@ class HealthBook:
         if rest is None or rest:
             inputs.update(read_inputs(con, now, rest))
         with self._lock:
-            if only is None:
-                for gone in set(self._health) - set(inputs):
+            changes = []
+            if only is None:  # integrations no longer applied: forget them, nothing to alert
+                for gone in (set(self._health) | set(self._open)) - set(inputs):
                     self._health.pop(gone, None)
                     self._inputs.pop(gone, None)
-            changes = []
+                    closed = tuple(o.flag for o in self._open.pop(gone, {}).values())
+                    if closed:
+                        changes.append(Change(gone, resolved=closed, trigger="removed"))
             for iid, found in inputs.items():
                 health = Health(iid, tuple(assess(found)), now)
                 self._inputs[iid] = found
