@@ -206,3 +206,31 @@ def test_no_destination_url_in_output_logs_state_or_plan(
     assert "Sent a test message: route ops → ops_hook ✔" in outputs[-2]
     assert TOKEN not in text and hook.url not in text
     assert TOKEN not in (ws.root / "secrets" / "alerts.sops.yaml").read_text()
+
+
+def test_a_restarted_daemon_does_not_alert_twice(failing_shop: WorkspaceBuilder) -> None:
+    ws = failing_shop
+    with receiver() as hook:
+        with_alerts(ws, hook.url)
+        ws.apply()
+        with running_daemon(ws) as daemon:
+            sync(ws)
+            wait_for(lambda: hook.received, what="the failure alert")
+            settled(daemon)
+        with running_daemon(ws) as daemon:  # reads the open flags back from health_flags
+            sync(ws)
+            settled(daemon)
+            assert daemon.health()["alerts"]["integrations_flagged"] == 1
+    assert hook.titles() == ["shop: sync failed"]
+
+
+def test_alerts_test_names_a_destination_that_refuses(failing_shop: WorkspaceBuilder) -> None:
+    ws = failing_shop
+    with receiver(fail=99) as hook:
+        with_alerts(ws, hook.url)
+        result = run_tether("-w", str(ws.root), "alerts", "test", "ops")  # no daemon needed
+        missing = run_tether("-w", str(ws.root), "alerts", "test", "nosuch")
+    assert result.exit_code == 1
+    assert "1 of 1 test messages were not delivered: ops/ops_hook:" in result.stderr
+    assert TOKEN not in result.output and hook.attempts == 1
+    assert missing.exit_code == 1 and "No alert route 'nosuch'." in missing.stderr

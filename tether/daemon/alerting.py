@@ -1,8 +1,9 @@
 """The daemon's health watch: evaluate after every run and on a timer, record, alert.
 
 After each run ends (``Dispatcher.after_run``) the integration's health is re-evaluated
-(``HealthBook.evaluate``, one integration: a few indexed statements), the change is written to
-``health_flags`` and handed to the ``Notifier``, which delivers on its own thread. A timer
+(``HealthBook.evaluate``, one integration: one statement for its new executions) and the
+change is handed to the ``Notifier``, whose thread records it in ``health_flags``, routes it
+and delivers: the run's thread never waits for a write or a receiver. A timer
 re-evaluates everyone every ``TIMER_S`` for ``overdue`` (a schedule falls behind with nothing
 running). Routes are the applied ``alerts.yaml`` (``meta.alerts``), re-read after each apply;
 destination URLs are decrypted from the SOPS file when first needed and kept in memory only.
@@ -24,7 +25,6 @@ from tether.engine.alerts import (
     apprise_send,
     config_from_doc,
     load_open,
-    save_changes,
 )
 from tether.engine.health import Change, HealthBook
 
@@ -105,7 +105,6 @@ class HealthWatch:
             try:
                 changes = self.book.evaluate(cur, only, trigger=trigger)
                 changes = [c for c in changes if not c.empty or c.persisting]
-                save_changes(cur, changes, self.clock())
             finally:
                 cur.close()
         return changes

@@ -85,6 +85,8 @@ def alerts_for(change: Change) -> list[Alert]:
     """The messages one health change is worth (before routing)."""
     iid = change.integration_id
     out: list[Alert] = []
+    if change.trigger == "removed":  # destroyed by an apply: its problems went with it
+        return out
     for flag in change.raised:
         if flag.code in ERROR_FLAGS:
             out.append(_alert("execution_failed", iid, flag, "error", f"{iid}: sync failed"))
@@ -243,6 +245,7 @@ class Notifier:
         self._clock = clock
         self._monotonic = monotonic or time.monotonic
         self._queue: list[_Attempt] = []
+        self._inbox: list[list[Change]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._stopping = False
@@ -261,8 +264,17 @@ class Notifier:
 
     # intake (any thread; never blocks on a receiver)
 
-    def notify(self, changes: Iterable[Change]) -> int:
-        """Queue the messages for these health changes; returns how many deliveries."""
+    def notify(self, changes: Iterable[Change]) -> None:
+        """Hand these health changes over (cheap: the caller is a sync's thread). The delivery
+        thread records them in ``health_flags``, routes them and queues the messages."""
+        batch = list(changes)
+        if not batch:
+            return
+        with self._cond:
+            self._inbox.append(batch)
+            self._cond.notify_all()
+
+    def _route(self, changes: Iterable[Change]) -> int:
         count = 0
         for change in changes:
             for alert in alerts_for(change):
@@ -306,15 +318,47 @@ class Notifier:
 
     def idle(self) -> bool:
         with self._cond:
-            return not self._queue and not self._busy
+            return not self._queue and not self._inbox and not self._busy
 
     _busy = False
 
+    def _take_inbox(self) -> list[Change]:
+        with self._cond:
+            batches, self._inbox = self._inbox, []
+            self._busy = bool(batches)
+        return [c for batch in batches for c in batch]
+
+    def _intake(self) -> None:
+        changes = self._take_inbox()
+        if not changes:
+            return
+        try:
+            cur = self.con.cursor()
+            try:
+                save_changes(cur, changes, self._clock())
+            finally:
+                cur.close()
+            self._route(changes)
+        except Exception:
+            log.exception("health changes not recorded")
+        finally:
+            with self._cond:
+                self._busy = False
+
+    def drain(self) -> None:
+        """Record and route what ``notify`` handed over, now (what the thread does first)."""
+        self._intake()
+
     def _loop(self) -> None:
+        attempt: _Attempt | None
         while True:
+            self._intake()
             with self._cond:
                 while True:
                     now = self._monotonic()
+                    if self._inbox:
+                        attempt = None
+                        break
                     if self._queue and self._queue[0].due <= now:
                         attempt = heapq.heappop(self._queue)
                         self._busy = True
@@ -323,6 +367,8 @@ class Notifier:
                         return
                     wait = self._queue[0].due - now if self._queue else None
                     self._cond.wait(wait)
+            if attempt is None:
+                continue
             try:
                 self._deliver(attempt)
             except Exception:  # a bug here must not kill the thread that delivers the rest

@@ -109,11 +109,11 @@ class Health:
         return summary(self.flags)
 
     def to_doc(self) -> dict[str, Any]:
-        """What ``status --json`` carries per integration (and the monitor renders)."""
+        """What ``status --json`` carries per integration (and the monitor renders). No
+        evaluation time: the answer is the same with and without a daemon."""
         return {
             "ok": self.ok,
             "summary": self.summary,
-            "evaluated_at": self.evaluated_at.astimezone(UTC).isoformat(),
             "flags": [f.to_doc() for f in self.flags],
         }
 
@@ -130,6 +130,8 @@ class Inputs:
     verify: Sequence[Mapping[str, Any]] = ()
     """The newest verify result per capability (domain_type, status, message)."""
     overdue: bool = False
+    schedule: tuple[bool, str, str, datetime] | None = None
+    """(active, cron, timezone, created_at): what ``overdue`` is computed from."""
 
 
 # ------------------------------------------------------------------------------------ the rule
@@ -267,16 +269,35 @@ def overdue(
     cron: str, timezone: str, last: datetime | None, created: datetime, now: datetime
 ) -> bool:
     """Last sync older than the schedule implies (seed 000, "Data not syncing")."""
+    previous = _previous_tick(cron, timezone, now)
+    if previous < created:
+        return False
+    reference = last or created
+    return bool(reference < previous - OVERDUE_GRACE)
+
+
+_TICKS: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+"""(cron, timezone) -> (previous tick, next tick) last computed: croniter costs ~1 ms a call,
+and 1,000 integrations usually share a handful of schedules."""
+
+
+def _previous_tick(cron: str, timezone: str, now: datetime) -> datetime:
+    known = _TICKS.get((cron, timezone))
+    if known is not None and known[0] <= now < known[1]:
+        return known[0]
     from zoneinfo import ZoneInfo
 
     from croniter import croniter
 
     it = croniter(cron, now.astimezone(ZoneInfo(timezone)), second_at_beginning=True)
     previous: datetime = it.get_prev(datetime)
-    if previous < created:
-        return False
-    reference = last or created
-    return bool(reference < previous - OVERDUE_GRACE)
+    following: datetime = croniter(
+        cron, now.astimezone(ZoneInfo(timezone)), second_at_beginning=True
+    ).get_next(datetime)
+    if len(_TICKS) > 10_000:
+        _TICKS.clear()
+    _TICKS[(cron, timezone)] = (previous, following)
+    return previous
 
 
 def _first_line(text: Any) -> str:
@@ -299,7 +320,8 @@ def _duration(seconds: float) -> str:
 # ------------------------------------------------------------------------- reading the state
 
 EXECUTION_COLUMNS = ("integration_id", "id", "domain_type", "status", "records_fetched", "failed",
-                     "duration_s", "error_code", "error", "rate_limit_wait_s")  # fmt: skip
+                     "duration_s", "error_code", "error", "rate_limit_wait_s", "partial_mapped",
+                     "started_at")  # fmt: skip
 
 _HISTORY_SQL = f"""
 SELECT {", ".join(EXECUTION_COLUMNS)} FROM executions
@@ -309,9 +331,16 @@ ORDER BY integration_id, id DESC
 """
 
 _SCHEDULE_SQL = """
-SELECT i.id, i.enabled AND NOT i.paused, i.cron, i.timezone, i.created_at, max(e.started_at)
-FROM integrations i LEFT JOIN executions e ON e.integration_id = i.id WHERE {where}
-GROUP BY ALL
+SELECT i.id, i.enabled AND NOT i.paused, i.cron, i.timezone, i.created_at
+FROM integrations i WHERE {where}
+"""
+_UNMAPPED_SQL = """
+SELECT x.integration_id, x.domain_type, e.code, coalesce(e.sku, e.channel, e.warehouse),
+       count(DISTINCT e.item_id)
+FROM sync_item_errors e JOIN executions x ON x.id = e.execution_id
+WHERE e.execution_id IN (SELECT unnest(?::BIGINT[]))
+  AND e.code IN ('UNMAPPED_SKU', 'UNMAPPED_CHANNEL', 'UNMAPPED_WAREHOUSE')
+GROUP BY ALL ORDER BY ALL
 """
 
 
@@ -337,25 +366,48 @@ def read_inputs(
         for e in _newest_per_domain(runs)
         if e["status"] != "running"
     ]
-    unmapped: dict[str, list[tuple[str, str, str, int]]] = {}
-    if latest:
-        rows = con.execute(
-            "SELECT x.integration_id, x.domain_type, e.code, "
-            "coalesce(e.sku, e.channel, e.warehouse), count(DISTINCT e.item_id) "
-            "FROM sync_item_errors e JOIN executions x ON x.id = e.execution_id "
-            "WHERE e.execution_id IN (SELECT unnest(?::BIGINT[])) "
-            "AND e.code IN ('UNMAPPED_SKU', 'UNMAPPED_CHANNEL', 'UNMAPPED_WAREHOUSE') "
-            "GROUP BY ALL ORDER BY ALL",
-            [latest],
-        ).fetchall()
-        for iid, domain, code, key, items in rows:
-            unmapped.setdefault(iid, []).append((domain, code, str(key), int(items)))
+    unmapped = read_unmapped(con, latest)
     verify = read_verify(con, only)
     result = {}
-    for iid, active, cron, tz, created, last in schedules:
-        late = bool(active) and overdue(cron, tz, last, created, now)
-        result[iid] = Inputs(history.get(iid, []), unmapped.get(iid, []), verify.get(iid, []), late)
+    for iid, active, cron, tz, created in schedules:
+        runs = history.get(iid, [])
+        schedule = (bool(active), str(cron), str(tz), created)
+        result[iid] = Inputs(runs, unmapped.get(iid, []), verify.get(iid, []),
+                             _overdue_of(schedule, runs, now), schedule)  # fmt: skip
     return result
+
+
+def read_unmapped(
+    con: duckdb.DuckDBPyConnection, execution_ids: Sequence[int]
+) -> dict[str, list[tuple[str, str, str, int]]]:
+    """Unmapped keys (domain_type, code, key, items) recorded in these executions."""
+    unmapped: dict[str, list[tuple[str, str, str, int]]] = {}
+    if execution_ids:
+        for iid, domain, code, key, items in con.execute(
+            _UNMAPPED_SQL, [list(execution_ids)]
+        ).fetchall():
+            unmapped.setdefault(iid, []).append((domain, code, str(key), int(items)))
+    return unmapped
+
+
+def _overdue_of(
+    schedule: tuple[bool, str, str, datetime], runs: Sequence[Mapping[str, Any]], now: datetime
+) -> bool:
+    active, cron, tz, created = schedule
+    last = max((r["started_at"] for r in runs if r.get("started_at") is not None), default=None)
+    return active and overdue(cron, tz, last, created, now)
+
+
+def _trim(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most ``HISTORY`` executions per capability, newest first."""
+    seen: dict[str, int] = {}
+    kept = []
+    for run in runs:
+        domain = str(run["domain_type"])
+        seen[domain] = seen.get(domain, 0) + 1
+        if seen[domain] <= HISTORY:
+            kept.append(run)
+    return kept
 
 
 def _newest_per_domain(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -414,7 +466,7 @@ class Change:
     resolved: tuple[HealthFlag, ...] = ()
     grown: tuple[tuple[HealthFlag, tuple[str, ...]], ...] = ()
     """Persisting flags that list things, with the things that are new (new unmapped SKUs)."""
-    trigger: str = "execution"  # execution | timer | start
+    trigger: str = "execution"  # execution | timer | start | removed (no longer applied)
 
     @property
     def empty(self) -> bool:
@@ -439,6 +491,8 @@ class HealthBook:
 
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _health: dict[str, Health] = field(default_factory=dict)
+    _inputs: dict[str, Inputs] = field(default_factory=dict)
+    """What each integration was last assessed from (the incremental path extends it)."""
     _open: dict[str, dict[str, _Open]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -456,19 +510,100 @@ class HealthBook:
         trigger: str = "execution",
     ) -> list[Change]:
         now = self.clock()
-        fresh = read_health(con, now, only)
+        inputs: dict[str, Inputs] = {}
+        if only is not None and trigger == "execution":
+            for iid in only:
+                found = self._incremental(con, iid, now)
+                if found is not None:
+                    inputs[iid] = found
+        elif only is None and trigger == "timer" and self._inputs:
+            inputs = self._refreshed(con, now)
+        rest = None if only is None else [i for i in only if i not in inputs]
+        if only is None and inputs:
+            rest = [i for i in self._schedule_ids if i not in inputs]
+        if rest is None or rest:
+            inputs.update(read_inputs(con, now, rest))
         with self._lock:
-            if only is None:
-                for gone in set(self._health) - set(fresh):
-                    self._health.pop(gone, None)
             changes = []
-            for iid, health in fresh.items():
+            if only is None:  # integrations no longer applied: forget them, nothing to alert
+                for gone in (set(self._health) | set(self._open)) - set(inputs):
+                    self._health.pop(gone, None)
+                    self._inputs.pop(gone, None)
+                    closed = tuple(o.flag for o in self._open.pop(gone, {}).values())
+                    if closed:
+                        changes.append(Change(gone, resolved=closed, trigger="removed"))
+            for iid, found in inputs.items():
+                health = Health(iid, tuple(assess(found)), now)
+                self._inputs[iid] = found
                 self._health[iid] = health
                 change = self._diff(
                     iid, health.flags, counts=trigger == "execution", trigger=trigger
                 )
                 changes.append(change)
             return changes
+
+    _schedule_ids: list[str] = field(default_factory=list)
+
+    def _refreshed(self, con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, Inputs]:
+        """The timer's pass: schedules and verify results re-read (two statements), executions
+        as the incremental path keeps them (every run is evaluated when it ends)."""
+        schedules = con.execute(_SCHEDULE_SQL.format(where="true")).fetchall()
+        verify = read_verify(con)
+        self._schedule_ids = [str(r[0]) for r in schedules]
+        with self._lock:
+            known = dict(self._inputs)
+        fresh = {}
+        for iid, active, cron, tz, created in schedules:
+            before = known.get(iid)
+            if before is None:
+                continue  # applied since the last full pass: read in full below
+            schedule = (bool(active), str(cron), str(tz), created)
+            late = _overdue_of(schedule, before.executions, now)
+            fresh[iid] = Inputs(before.executions, before.unmapped, verify.get(iid, []), late,
+                                schedule)  # fmt: skip
+        return fresh
+
+    def _incremental(
+        self, con: duckdb.DuckDBPyConnection, iid: str, now: datetime
+    ) -> Inputs | None:
+        """The last inputs plus what changed since: executions newer than the last one seen
+        (and those that were still running), in one statement; the unmapped keys only of new
+        executions that failed items. ``None``: read it in full (first time, a reset)."""
+        with self._lock:
+            known = self._inputs.get(iid)
+        if known is None or known.schedule is None:
+            return None
+        ids = [int(e["id"]) for e in known.executions]
+        running = [int(e["id"]) for e in known.executions if e["status"] == "running"]
+        since = min(running) - 1 if running else max(ids, default=0)
+        new = [
+            dict(zip(EXECUTION_COLUMNS, r, strict=True))
+            for r in con.execute(
+                f"SELECT {', '.join(EXECUTION_COLUMNS)} FROM executions "
+                "WHERE id > ? AND integration_id = ? ORDER BY id DESC",
+                [since, iid],
+            ).fetchall()
+        ]
+        if not new:
+            return None  # a run that recorded nothing new: history may have been reset
+        merged = _trim([*new, *(dict(e) for e in known.executions if int(e["id"]) <= since)])
+        newest = _newest_per_domain(merged)
+        changed = {int(e["id"]) for e in new}
+        kept = {str(e["domain_type"]) for e in newest if int(e["id"]) not in changed}
+        unmapped = [u for u in known.unmapped if u[0] in kept]
+        suspects = [
+            int(e["id"])
+            for e in newest
+            if int(e["id"]) in changed
+            and e["status"] != "running"
+            and (e.get("failed") or e.get("partial_mapped"))  # no failed item: nothing unmapped
+        ]
+        unmapped += read_unmapped(con, suspects).get(iid, [])
+        # The schedule (and verify results) as last read in full: an apply, a pause or the
+        # timer re-reads everyone (``evaluate(con)``), so they are at most one timer period old.
+        schedule = known.schedule
+        return Inputs(merged, sorted(unmapped), known.verify, _overdue_of(schedule, merged, now),
+                      schedule)  # fmt: skip
 
     def tick(self, con: duckdb.DuckDBPyConnection) -> list[Change]:
         """The timer's re-evaluation (``overdue`` moves with the clock, not with executions)."""

@@ -192,6 +192,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 f" · **Mappings:** {summary['mappings_add']} to add, "
                 f"{summary['mappings_change']} to change, {summary['mappings_remove']} to remove"
             )
+        if doc.get("alerts"):
+            routes = ", ".join(f"`{r['name']}` ({r['action']})" for r in doc["alerts"]["routes"])
+            headline += f" · **Alert routes:** {routes or 'destinations changed'}"
     else:
         headline = "**No changes.** The state matches the workspace files."
     parts = ["### Tether plan", "", headline, ""]
