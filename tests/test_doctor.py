@@ -114,6 +114,21 @@ def _query(root: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+def lost_alert(ws: WorkspaceBuilder) -> None:
+    """One alert message the daemon's alerting gave up on (its table, written directly)."""
+    import duckdb
+
+    con = duckdb.connect(str(ws.state_path))
+    try:
+        con.execute(
+            "INSERT INTO alert_deliveries (route, destination, event, title, body, status, "
+            "attempts, created_at) VALUES ('ops', 'team', 'execution_failed', 't', 'b', "
+            "'failed', 5, now())"
+        )
+    finally:
+        con.close()
+
+
 def test_doctor_on_a_healthy_workspace_exits_zero(workspace: WorkspaceBuilder) -> None:
     scenario = trackstar_sandbox.Scenario(skus=3, unmapped_skus=0, unmapped_warehouse=False)
     with trackstar_sandbox.serve(scenario) as srv:
@@ -132,12 +147,16 @@ def test_doctor_on_a_healthy_workspace_exits_zero(workspace: WorkspaceBuilder) -
         workspace.apply()
         synced = run_tether("-w", str(workspace.root), "sync", "ts_main")
         assert synced.exit_code == 0, synced.output
+        lost_alert(workspace)
         result = run_tether("-w", str(workspace.root), "doctor")
         checks = [r.params.get("limit") for r in srv.requests[-2:]]
 
     assert result.exit_code == 0, result.output
     assert "✔ ts_main" in result.output and "Doctor: no problems" in result.output
     assert "API key and access token accepted" in result.output
+    assert "! Alerts" in result.output and "1 of 1 alert messages in the last day were not" in (
+        result.output
+    )  # a warning: worth a look, not a failed doctor
     assert checks == ["1", "1"]  # the live check read one record per capability
 
 
@@ -178,7 +197,8 @@ def test_doctor_through_the_daemon_reports_the_same_steps(workspace: WorkspaceBu
 
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    assert [s["verdict"] for s in doc["workspace"]] == ["ok", "ok"]  # files valid, daemon up
+    # files valid, daemon up, no alert message lost
+    assert [s["verdict"] for s in doc["workspace"]] == ["ok", "ok", "ok"]
     steps = doc["integrations"][0]["steps"]
     assert steps[0]["verdict"] == "warn" and "never synced" in steps[0]["summary"]
     assert steps[4]["verdict"] == "fail" and steps[4]["summary"].startswith("AUTH_FAILED")

@@ -40,6 +40,7 @@ def doctor(
                 "Nothing is applied yet: there is no state to diagnose.",
                 hint="Run `tether plan` and `tether apply` first.",
             )
+        workspace_steps.append(_alerts_step(con))
         rows = integration_rows(con, now, only=integration, book=health_book(ctx))
         if integration is not None and not rows:
             known = ", ".join(queries.integration_ids(con)) or "none"
@@ -114,6 +115,32 @@ def _daemon_step(ctx: Context) -> dict[str, Any]:
     return {"title": "Daemon", "verdict": "warn",
             "summary": "not running: scheduled syncs do not happen",
             "details": [], "next": "tether daemon  (under systemd or docker in production)"}  # fmt: skip
+
+
+ALERT_WINDOW_SQL = (
+    "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = "
+    "'retrying'), count(*) FROM alert_deliveries WHERE created_at > now() - INTERVAL 1 DAY"
+)
+
+
+def _alerts_step(con: Any) -> dict[str, Any]:
+    """Alert messages that did not arrive in the last day (a silent alerting path is a problem
+    nobody sees otherwise)."""
+    import duckdb
+
+    try:
+        failed, retrying, total = con.execute(ALERT_WINDOW_SQL).fetchone()
+    except duckdb.Error:  # a state without the alerts table
+        return {"title": "Alerts", "verdict": "skip", "summary": "no alert deliveries recorded",
+                "details": [], "next": None}  # fmt: skip
+    if failed:
+        return {"title": "Alerts", "verdict": "warn",
+                "summary": f"{failed} of {total} alert messages in the last day were not delivered",
+                "details": [], "next": "tether alerts  (and `tether alerts test ROUTE`)"}  # fmt: skip
+    summary = f"{total} alert messages in the last day, none failed"
+    if retrying:
+        summary += f" ({retrying} still retrying)"
+    return {"title": "Alerts", "verdict": "ok", "summary": summary, "details": [], "next": None}
 
 
 def _support(
