@@ -229,3 +229,34 @@ def test_bad_retry_settings_are_reported_at_their_line(workspace: WorkspaceBuild
     )
     assert re.search(r"integrations/b\.yaml:\d+:\d+: unknown key 'attemps'", out)
     assert "did you mean 'attempts'?" in out
+
+
+def test_a_pending_retry_wakes_the_scheduler_and_yields_to_the_next_tick() -> None:
+    from tether.daemon.scheduler import PendingRun, RunBook, Schedule
+
+    start = datetime(2026, 3, 1, 0, 0, 30, tzinfo=UTC)
+    book = RunBook(max_concurrent=2)
+    book.set_schedules({"shop": Schedule("0 0 * * * *", "UTC")}, start)  # hourly
+    retry = PendingRun("shop", "retry_after_failure", None, due_at=start + timedelta(minutes=5),
+                       attempt=2, retry_of=1, capabilities=("products",))  # fmt: skip
+    assert book.schedule_retry(retry)
+    assert book.next_wakeup() == start + timedelta(minutes=5)  # before the 01:00 tick
+    book.collect_due(start + timedelta(minutes=5))
+    (launched,) = book.take_launchable(start + timedelta(minutes=5))
+    assert launched is retry and launched.capabilities == ("products",)
+    book.finished("shop")
+
+    # a retry still waiting when the next tick starts is dropped: the tick does its work
+    later = PendingRun("shop", "retry_after_failure", None, due_at=start + timedelta(hours=2))
+    assert book.schedule_retry(later)
+    tick = start.replace(minute=0, second=0) + timedelta(hours=1)
+    book.collect_due(tick)
+    (run,) = book.take_launchable(tick)
+    assert run.trigger == "scheduled" and book.retries() == []
+    assert book.stats.retries_superseded == 1
+    book.finished("shop")
+
+    # pausing (unscheduling) drops it too, and a paused integration gets no new one
+    assert book.schedule_retry(PendingRun("shop", "retry_after_failure", None, due_at=tick))
+    book.set_schedules({}, tick)
+    assert book.retries() == [] and not book.schedule_retry(later)
