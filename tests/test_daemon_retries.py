@@ -260,3 +260,22 @@ def test_a_pending_retry_wakes_the_scheduler_and_yields_to_the_next_tick() -> No
     assert book.schedule_retry(PendingRun("shop", "retry_after_failure", None, due_at=tick))
     book.set_schedules({}, tick)
     assert book.retries() == [] and not book.schedule_retry(later)
+
+
+def test_a_daemon_restart_keeps_the_retry_it_owed(workspace: WorkspaceBuilder) -> None:
+    scenario = sandbox.Scenario(
+        skus=3, unmapped_skus=0, server_errors=HTTP_ATTEMPTS, server_error_status=503
+    )
+    with sandbox.serve(scenario) as srv:
+        trackstar_workspace(workspace, srv.url)
+        tick = midnight_after(workspace)
+        clock = FakeClock(tick - timedelta(seconds=30))
+        with running_daemon(workspace, clock=clock, jitter=lambda: 0.5) as daemon:
+            move(clock, daemon, tick)
+            first = settled(daemon, workspace, 1)
+            assert pending_retry(daemon)["attempt"] == 2
+        # down before the retry was due; back after its backoff ended: it runs at once
+        clock.set(tick + timedelta(minutes=10))
+        with running_daemon(workspace, clock=clock, jitter=lambda: 0.5) as daemon:
+            done = settled(daemon, workspace, 2)
+    assert done[1][1:] == ["retry_after_failure", 2, first[0][0], "success", None]

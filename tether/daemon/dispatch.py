@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -118,8 +118,12 @@ class Dispatcher:
 
     # lifecycle
 
-    def start(self) -> list[Resumption]:
-        """Load the schedules, decide the missed ticks, and start the scheduler thread."""
+    def start(self, retries: Sequence[tuple[RetryPlan, datetime]] = ()) -> list[Resumption]:
+        """Load the schedules, decide the missed ticks, and start the scheduler thread.
+
+        ``retries`` are the retries a stopped daemon still owed (with when each failed run
+        ended): they are held again, due when their backoff ends (now, if it already has).
+        """
         snapshot = self.load()
         now = self.clock()
         with self._cond:
@@ -130,6 +134,8 @@ class Dispatcher:
                 for i, s in snapshot.schedules.items()
             ]
             self.book.start(self.resumptions)
+        for plan, failed_at in retries:
+            self._schedule_retry(plan, after=failed_at)
         for r in self.resumptions:
             if r.missed:
                 log.warning(
@@ -318,9 +324,10 @@ class Dispatcher:
         finally:
             self._finished(run.integration_id)
 
-    def _schedule_retry(self, plan: RetryPlan) -> None:
+    def _schedule_retry(self, plan: RetryPlan, after: datetime | None = None) -> None:
         """Hold the retry until its backoff has passed on the daemon's clock."""
-        due = self.clock() + timedelta(seconds=plan.delay_s)
+        now = self.clock()
+        due = max(now, (after or now) + timedelta(seconds=plan.delay_s))
         retry = PendingRun(
             plan.integration_id,
             RETRY_TRIGGER,

@@ -271,6 +271,45 @@ def after_run(
     )
 
 
+OWED_RETRIES_SQL = """
+SELECT r.id, r.integration_id, r.trigger, coalesce(r.attempt, 1), max(e.finished_at),
+       list([e.domain_type, e.status, e.error_code] ORDER BY e.id),
+       any_value(i.retry_attempts), any_value(i.retry_backoff_s)
+FROM runs r
+JOIN executions e ON e.run_id = r.id
+JOIN integrations i ON i.id = r.integration_id AND i.enabled AND NOT i.paused
+WHERE r.id IN (SELECT max(run_id) FROM executions GROUP BY integration_id)
+GROUP BY ALL
+HAVING count(*) FILTER (WHERE e.finished_at IS NULL) = 0
+"""
+
+
+def owed_retries(
+    con: duckdb.DuckDBPyConnection, jitter: Callable[[], float]
+) -> list[tuple[RetryPlan, datetime]]:
+    """Retries a stopped daemon still owed: the newest run of an integration failed
+    transiently with attempts left. A restart then does not cost the failed run its retry."""
+    cur = con.cursor()
+    try:
+        rows = cur.execute(OWED_RETRIES_SQL).fetchall()
+    finally:
+        cur.close()
+    owed = []
+    for run_id, iid, trigger, attempt, finished, outcomes, attempts, backoff in rows:
+        plan = plan_retry(
+            str(iid),
+            int(run_id),
+            str(trigger),
+            int(attempt),
+            [ExecutionOutcome(str(d), str(s), e) for d, s, e in outcomes],
+            RetryPolicy(int(attempts or 1), float(backoff or 0.0)),
+            jitter,
+        )
+        if plan is not None:
+            owed.append((plan, finished.astimezone(UTC)))
+    return owed
+
+
 def load_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
     """The schedulable integrations, the applied serial, and each one's catch-up anchor."""
     cur = con.cursor()
@@ -382,7 +421,8 @@ class Daemon:
                 peer_of=self._socket_peer or peer_credentials,
             )
             self.metrics = self._start_metrics(settings.metrics)  # before any thread starts
-            self.dispatcher.start()
+            owed = owed_retries(con, self._jitter) if self._runner is None else []
+            self.dispatcher.start(owed)
             self.server.serve_in_thread()
         except BaseException:
             self._release()
