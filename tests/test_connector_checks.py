@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pg_server import PASSWORD
 
 from tether.connectors.bigquery import BigQueryConnector, BigQuerySettings
 from tether.connectors.redshift import RedshiftConnector, RedshiftSettings
 from tether.errors import AuthError, DataError
 from tether.sandbox import bigquery as bq_sandbox
+from tether.sandbox.postgres import PASSWORD
 
 pytest_plugins = ["redshift_fixtures"]
 

@@ -92,12 +92,15 @@ def sandbox() -> None:
     help="Scenario switch, e.g. --set orders=100000, --set shopify.bad_token=true.",
 )
 @click.option(
-    "--port-base", type=int, default=None, help="First port (default: the demo ports 8611-8614)."
+    "--port-base",
+    type=int,
+    default=None,
+    help="First port (default: each service's demo port; 0 for free ports).",
 )
 def serve(services: tuple[str, ...], settings: tuple[str, ...], port_base: int | None) -> None:
     """Run sandbox servers in the foreground until Ctrl-C.
 
-    SERVICES: shopify, bigquery, trackstar, brewman (default: all). The demo workspace's
+    SERVICES: which sandboxes (default: all; an unknown name lists them). The demo workspace's
     integrations point at the default ports through `settings.base_url`.
 
     \b
@@ -113,7 +116,7 @@ def serve(services: tuple[str, ...], settings: tuple[str, ...], port_base: int |
     if unknown:
         raise TetherError(
             f"No sandbox for {', '.join(unknown)}.",
-            hint=f"Sandboxes: {', '.join(SANDBOXES)} (Redshift tests use a real PostgreSQL).",
+            hint=f"Sandboxes: {', '.join(SANDBOXES)}.",
         )
     servers = start_sandboxes(chosen, list(settings), port_base)
     for service, server in zip(chosen, servers, strict=True):

@@ -345,7 +345,8 @@ class IntegrationChecker:
             self.add(
                 loc,
                 f"credentials file '{ref}' does not exist",
-                f"Create it, then encrypt it: sops --encrypt --in-place {ref}",
+                f"Write it without plaintext on disk, field by field: tether secrets set "
+                f"{self.path.stem} FIELD (or by hand: sops --encrypt --in-place {ref})",
                 at_value=True,
             )
             return False

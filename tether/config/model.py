@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 MAPPING_KINDS = ("sku", "channel", "warehouse")
@@ -39,13 +40,27 @@ class IntegrationConfig:
         return record
 
 
+@dataclass(frozen=True)
+class CachedMappingRows:
+    """Mapping rows checked by an earlier run from files with the same bytes, kept as a Parquet
+    file in the check cache (``config/check_cache.py``). DuckDB reads it itself, so a plan whose
+    mappings did not change neither parses the CSVs nor imports pyarrow."""
+
+    path: Path
+    counts: dict[str, int]
+    num_rows: int
+
+
 @dataclass
 class DesiredState:
     integrations: dict[str, IntegrationConfig] = field(default_factory=dict)
     mappings: Any = None
-    """Every mapping row as an Arrow table: kind, integration_id, external_id, target, line."""
+    """Every mapping row (kind, integration_id, external_id, target, line): an Arrow table, or
+    ``CachedMappingRows`` when the check cache already holds them."""
 
     def mapping_counts(self) -> dict[str, int]:
+        if isinstance(self.mappings, CachedMappingRows):
+            return dict(self.mappings.counts)
         if self.mappings is None or self.mappings.num_rows == 0:
             return {}
         kinds = self.mappings.column("kind").value_counts().to_pylist()

@@ -140,7 +140,8 @@ class CredentialField:
 class ServiceSettings(BaseModel):
     """Base of every service's ``settings:`` model. Unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    # (attribute docstrings become field descriptions: `tether add` shows them as help)
 
     base_url: str | None = None
     """Override the service endpoint (plain http only to loopback), e.g. for the sandbox."""

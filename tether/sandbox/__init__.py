@@ -9,8 +9,15 @@ SANDBOXES = {
     "bigquery": "tether.sandbox.bigquery",
     "trackstar": "tether.sandbox.trackstar",
     "brewman": "tether.sandbox.brewman",
+    "redshift": "tether.sandbox.redshift",
 }
-"""Service -> module. Redshift has no HTTP sandbox: its tests use a real PostgreSQL server."""
+"""Service -> module. Redshift's is a real PostgreSQL behind the Redshift wire shim."""
 
-DEMO_PORTS = {"shopify": 8611, "bigquery": 8612, "trackstar": 8613, "brewman": 8614}
+DEMO_PORTS = {
+    "shopify": 8611,
+    "bigquery": 8612,
+    "trackstar": 8613,
+    "brewman": 8614,
+    "redshift": 5439,  # Redshift's own default port, as in the demo's encrypted credentials
+}
 """Fixed loopback ports the bundled demo workspace points its ``settings.base_url`` at."""

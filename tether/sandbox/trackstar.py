@@ -417,7 +417,7 @@ class TrackStarHandler(BaseHTTPRequestHandler):
             {
                 "data": data,
                 "next_token": _encode_token(offset + limit, params) if more else None,
-                "total_count": matched,
+                "total_count": len(data),  # "The number of items returned" (API reference)
             },
         )
 

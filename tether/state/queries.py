@@ -448,3 +448,21 @@ def error_keys(con: duckdb.DuckDBPyConnection, execution_id: int) -> set[tuple[s
         [execution_id],
     ).fetchall()
     return {(r[0], r[1]) for r in rows}
+
+
+def latest_verify(con: duckdb.DuckDBPyConnection, integration_id: str) -> list[dict[str, Any]]:
+    """The newest ``tether verify`` result of each capability of an integration (may be none;
+    a state file older than schema version 5 has no ``verify_runs`` and answers none too)."""
+    import duckdb
+
+    try:
+        result = con.execute(
+            "SELECT domain_type, status, source_count, state_count, loaded, failed, "
+            "window_since, window_until, window_field, message, checked_at, check_id "
+            "FROM v_verify_latest WHERE integration_id = ? ORDER BY domain_type",
+            [integration_id],
+        )
+    except duckdb.CatalogException:
+        return []
+    names = tuple(d[0] for d in result.description or [])
+    return [_row(names, row) for row in result.fetchall()]

@@ -36,6 +36,8 @@ OPERATION_MODULES = (
     "tether.daemon.ops.control",  # pause, resume, health
     "tether.daemon.ops.doctor",  # doctor
     "tether.daemon.ops.alerts",  # alerts, alerts_test
+    "tether.daemon.ops.verify",  # verify
+    "tether.daemon.ops.setup",  # add_form, add_check, add, secrets_keygen, secrets_check, secrets_set
 )
 
 

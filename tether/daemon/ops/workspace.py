@@ -292,6 +292,9 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
         ).fetchone()
         assert found is not None
         settings, ref, source = found
+        from tether.state.queries import latest_verify
+
+        verified = latest_verify(con, id)
     row = rows[0]
     from tether.connectors.registry import services as registry
 
@@ -304,6 +307,7 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
         next_fire_times=[
             t.isoformat() for t in upcoming(row["cron"], row["timezone"], 5, after=now)
         ],
+        verify=verified,
     )
     return row
 
