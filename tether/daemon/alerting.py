@@ -63,7 +63,7 @@ class HealthWatch:
     # lifecycle
 
     def start(self) -> None:
-        self.reload()
+        self._configure()
         cur = self.con.cursor()
         try:
             self.book.restore(load_open(cur))
@@ -79,7 +79,12 @@ class HealthWatch:
         self.notifier.stop()
 
     def reload(self) -> None:
-        """Adopt the applied alerts configuration (after an apply, SIGHUP, start)."""
+        """After an apply or SIGHUP: the applied alert routes, and everyone's health re-read
+        (schedules, pauses, removed integrations)."""
+        self._configure()
+        self._apply(self._evaluate(None, "start"))
+
+    def _configure(self) -> None:
         cur = self.con.cursor()
         try:
             config = config_from_doc(applied_alerts(cur))
