@@ -94,7 +94,7 @@ def workspace_files(workspace: Workspace) -> list[Path]:
         for ref in _CREDENTIALS_LINE.findall(path.read_bytes()):
             secrets.add(workspace.resolve(ref.decode(errors="replace")))
     mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
-    return [root / "tether.toml", *integrations, *mappings, *sorted(secrets)]
+    return [root / "tether.toml", *integrations, *mappings, root / "alerts.yaml", *sorted(secrets)]
 
 
 def files_digest(workspace: Workspace, files: FileBytes | None = None) -> str:
@@ -176,6 +176,10 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
     cache.save()
     problems.extend(found)
     desired.files_digest = files_digest(workspace, contents)
+    from tether.config.alerts import load_alerts
+
+    desired.alerts, found = load_alerts(workspace, ids_in_files)
+    problems.extend(found)
     if problems:
         raise ConfigError(problems)
     return desired
