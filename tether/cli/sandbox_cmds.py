@@ -97,7 +97,7 @@ def sandbox() -> None:
 def serve(services: tuple[str, ...], settings: tuple[str, ...], port_base: int | None) -> None:
     """Run sandbox servers in the foreground until Ctrl-C.
 
-    SERVICES: shopify, bigquery, trackstar, brewman (default: all). The demo workspace's
+    SERVICES: shopify, bigquery, trackstar, brewman, amazon, netsuite (default: all). The demo workspace's
     integrations point at the default ports through `settings.base_url`.
 
     \b
