@@ -84,8 +84,8 @@ _CREDENTIALS_LINE = re.compile(rb"^credentials:\s*['\"]?([^'\"#\s]+)", re.MULTIL
 
 
 def workspace_files(workspace: Workspace) -> list[Path]:
-    """Every file a plan depends on: settings, integrations, mappings and credentials (those in
-    secrets/ and any referenced from elsewhere)."""
+    """Every file a plan depends on: settings, integrations, mappings, REST specs (specs/) and
+    credentials (those in secrets/ and any referenced from elsewhere)."""
     root = workspace.root
     integrations = sorted((root / "integrations").glob("*.y*ml"))
     secrets = set((root / "secrets").glob("*"))
@@ -93,7 +93,8 @@ def workspace_files(workspace: Workspace) -> list[Path]:
         for ref in _CREDENTIALS_LINE.findall(path.read_bytes()):
             secrets.add(workspace.resolve(ref.decode(errors="replace")))
     mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
-    return [root / "tether.toml", *integrations, *mappings, *sorted(secrets)]
+    specs = sorted((root / "specs").glob("*.y*ml"))
+    return [root / "tether.toml", *integrations, *mappings, *specs, *sorted(secrets)]
 
 
 def files_digest(workspace: Workspace) -> str:
@@ -120,7 +121,7 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
     ids_in_files: set[str] = set()
     for path in files:
         display = _display(workspace, path)
-        checker = IntegrationChecker(path, display, services, read_credentials)
+        checker = IntegrationChecker(path, display, services, read_credentials, workspace.root)
         integration = checker.check()
         problems.extend(checker.problems)
         ids_in_files.add(path.stem)

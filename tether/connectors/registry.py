@@ -21,6 +21,10 @@ BUILTIN = {
     "redshift": "tether.connectors.redshift:RedshiftConnector",
     "trackstar": "tether.connectors.trackstar:TrackStarConnector",
     "brewman": "tether.connectors.brewman:BrewmanConnector",
+    "rest": "tether.connectors.rest.connector:RestConnector",
+    "woocommerce": "tether.connectors.woocommerce:WooCommerceConnector",
+    "bigcommerce": "tether.connectors.bigcommerce:BigCommerceConnector",
+    "shipbob": "tether.connectors.shipbob:ShipBobConnector",
 }
 
 
