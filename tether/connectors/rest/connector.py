@@ -108,6 +108,17 @@ REST_CREDENTIALS = (
     ("client_id", "OAuth client id", "OAuth 2.0 client id"),
     ("client_secret", "OAuth client secret", "OAuth 2.0 client secret"),
     ("refresh_token", "OAuth refresh token", "Long-lived token exchanged for access tokens"),
+    (
+        "consumer_key",
+        "OAuth 1.0a consumer key",
+        "OAuth 1.0a consumer key (NetSuite: of the integration record)",
+    ),
+    ("consumer_secret", "OAuth 1.0a consumer secret", "OAuth 1.0a consumer secret"),
+    (
+        "token_secret",
+        "OAuth 1.0a token secret",
+        "OAuth 1.0a token secret ('token' holds the token id)",
+    ),
 )
 
 
