@@ -19,7 +19,7 @@ default query ships (``DEFAULT_QUERIES``). The REST core does the HTTP: token-ba
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -80,6 +80,8 @@ class NetSuiteSettings(ServiceSettings):
     page_size: int = Field(default=MAX_LIMIT, ge=1, le=MAX_LIMIT)
     wait_budget_s: float = Field(default=60.0, ge=0)
     """Seconds one capability may wait on 429s (concurrency limit) before stopping."""
+    row_cap: int = Field(default=ROW_CAP, ge=1, le=ROW_CAP)
+    """Rows one query may be paged through (SuiteTalk REST's 100,000); lower only to test."""
 
 
 class NetSuiteConnector(SpecConnector):
@@ -167,7 +169,8 @@ class NetSuiteConnector(SpecConnector):
         since = _moment(cursor.get("value")) if cursor and column else None
         newest = (_moment(cursor.get("newest")) or since) if cursor and column else None
         offset = int(cursor.get("offset", 0)) if cursor else 0
-        size = int(getattr(self.settings, "page_size", MAX_LIMIT))
+        assert isinstance(self.settings, NetSuiteSettings)
+        size, cap = self.settings.page_size, self.settings.row_cap
         paginator = OffsetPaginator(type="offset", limit=size, has_more_path="hasMore")
         checked = False
         while True:
@@ -195,7 +198,7 @@ class NetSuiteConnector(SpecConnector):
                 if column is not None:
                     newest = _newest(newest, columns.get(column, []), capability, column)
                 request = pager.after(request, answer)
-                if request is not None and int(request.params["offset"]) + size > ROW_CAP:
+                if request is not None and int(request.params["offset"]) + size > cap:
                     # The REST cap: ask again from the newest value seen.
                     request, restart = None, column is not None and newest is not None
                 yield Page(
@@ -204,9 +207,10 @@ class NetSuiteConnector(SpecConnector):
                     raw_count=len(raws),
                     waited_s=self.policy.take_waited() + self._take_throttled(),
                 )
-            if not restart:
+            if not restart or newest is None:
                 return
-            since, offset = newest, 0
+            # Rows sharing the newest second may lie past the cap: re-read from a second before.
+            since, offset = newest - timedelta(seconds=1), 0
 
     def _cursor(  # type: ignore[override]
         self,
@@ -222,8 +226,8 @@ class NetSuiteConnector(SpecConnector):
             if request is not None:
                 return {"offset": int(request.params["offset"])}
             return {"snapshot": "complete"}
-        if restart:
-            return {"value": _text(newest)}
+        if restart and newest is not None:
+            return {"value": _text(newest - timedelta(seconds=1))}
         if request is not None:
             offset = int(request.params["offset"])
             return {"value": _text(since), "offset": offset, "newest": _text(newest)}

@@ -154,7 +154,7 @@ def build_database(scenario: Scenario) -> Any:
     )
     items = [(i + 1, f"SKU-{i:05d}", f"Product {i}", "InvtPart") for i in range(scenario.skus)]
     items += [(10_001 + i, f"UNMAPPED-{i + 1:03d}", "Unmapped", "InvtPart") for i in range(3)]
-    con.executemany("INSERT INTO item VALUES (?, ?, ?, ?)", items)
+    _insert(con, "item", items)
     transactions: list[tuple[Any, ...]] = []
     lines: list[tuple[Any, ...]] = []
     for index in range(scenario.orders):
@@ -162,7 +162,7 @@ def build_database(scenario: Scenario) -> Any:
         placed = scenario.anchor - timedelta(seconds=rng.randrange(90 * 86400))
         modified = min(placed + timedelta(seconds=rng.randrange(3 * 86400)), scenario.anchor)
         tid = 1000 + index
-        total = Decimal(0)
+        total = 0.0
         # Line 0 is the main line (the header), as in NetSuite; item lines have negative
         # quantities and amounts on sales transactions, another NetSuite habit.
         lines.append((tid * 10, tid, 0, None, None, None, None, "T", "F"))
@@ -172,8 +172,8 @@ def build_database(scenario: Scenario) -> Any:
             else:
                 item = rng.randrange(max(1, scenario.skus)) + 1
             quantity = rng.randrange(1, 9)
-            rate = Decimal(f"{rng.uniform(4, 90):.2f}")
-            amount = rate * quantity
+            rate = round(rng.uniform(4, 90), 2)
+            amount = round(rate * quantity, 2)
             total += amount
             lines.append((tid * 10 + seq, tid, seq, item, -quantity, rate, -amount, "F", "F"))
         status = "B" if rng.random() < 0.9 else "C"  # Pending Fulfillment / Cancelled
@@ -182,11 +182,23 @@ def build_database(scenario: Scenario) -> Any:
             (tid, f"SO{tid}", "SalesOrd", placed.date(), modified.replace(tzinfo=None), status, 1,
              channel, total)
         )  # fmt: skip
-    con.executemany("INSERT INTO transaction VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", transactions)
-    con.executemany("INSERT INTO transactionline VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+    _insert(con, "transaction", transactions)
+    _insert(con, "transactionline", lines)
     con.create_function("ns_to_char", _to_char, ["TIMESTAMP", "VARCHAR"], "VARCHAR")
     con.create_function("ns_to_timestamp", _to_timestamp, ["VARCHAR", "VARCHAR"], "TIMESTAMP")
     return con
+
+
+def _insert(con: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk-insert through Arrow: row-by-row inserts would take seconds per thousand orders."""
+    import pyarrow as pa
+
+    width = len(con.execute(f"SELECT * FROM {table} LIMIT 0").description)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * width
+    arrow = pa.table({f"c{i}": pa.array(list(c)) for i, c in enumerate(columns)})
+    con.register("_rows", arrow)
+    con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+    con.unregister("_rows")
 
 
 _FUNCTIONS = re.compile(r"\b(TO_CHAR|TO_DATE|TO_TIMESTAMP)\s*\(", re.IGNORECASE)
@@ -238,6 +250,24 @@ class NetSuiteServer(SandboxServer):
                 cursor.close()
                 self._results[query] = cached
         return cached
+
+    def touch(self, orders: int, minutes: int = 1) -> list[int]:
+        """The first ``orders`` sales orders change ``minutes`` after the anchor: one more unit
+        on their first item line. Returns their ids."""
+        ids = [1000 + i for i in range(min(orders, self.scenario.orders))]
+        moment = (self.scenario.anchor + timedelta(minutes=minutes)).replace(tzinfo=None)
+        with self._db_lock:
+            for tid in ids:
+                self.db.execute(
+                    "UPDATE transactionline SET quantity = quantity - 1, netamount = netamount - "
+                    "rate WHERE transaction = ? AND linesequencenumber = 1",
+                    [tid],
+                )
+                self.db.execute(
+                    "UPDATE transaction SET lastmodifieddate = ? WHERE id = ?", [moment, tid]
+                )
+            self._results.clear()
+        return ids
 
     def trouble(self) -> int | None:
         with self._lock:
