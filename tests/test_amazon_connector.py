@@ -163,7 +163,12 @@ def test_429_quota_exceeded_is_waited_out_not_an_error(serve: Serve) -> None:
 def test_requests_are_paced_to_the_published_per_operation_limits(serve: Serve) -> None:
     # Scaled-down buckets (the real ones would take minutes); the connector is told the same
     # limits, as it is told Amazon's published ones by default, and must never be refused.
-    limits = {"orders_rate": 20.0, "orders_burst": 2, "items_rate": 40.0, "items_burst": 3}
+    limits: dict[str, Any] = {
+        "orders_rate": 20.0,
+        "orders_burst": 2,
+        "items_rate": 40.0,
+        "items_burst": 3,
+    }
     server = serve(orders=30, **limits)
     started = time.monotonic()
     pages = list(
@@ -189,3 +194,23 @@ def test_malformed_pages_are_data_errors_naming_the_shape(serve: Serve) -> None:
         with pytest.raises(DataError) as failed:
             list(connect(server).fetch("sales_orders", None))
         assert expected in str(failed.value)
+
+
+def test_tether_services_lists_amazon_and_netsuite_with_their_credential_fields() -> None:
+    import json
+
+    from conftest import run_tether
+
+    result = run_tether("services", "--json")
+    assert result.exit_code == 0, result.output
+    services = {s["name"]: s for s in json.loads(result.stdout)["services"]}
+    amazon, netsuite = services["amazon"], services["netsuite"]
+    assert [c["name"] for c in amazon["capabilities"]] == ["sales_orders", "pending_sales"]
+    fields = {f["name"]: f for f in amazon["credential_fields"]}
+    assert list(fields) == ["lwa_client_id", "lwa_client_secret", "refresh_token"]
+    assert all(f["required"] and f["label"] and f["help"] for f in fields.values())
+    assert fields["refresh_token"]["secret"] and not fields["lwa_client_id"]["secret"]
+    assert "sales_history" in [c["name"] for c in netsuite["capabilities"]]
+    names = [f["name"] for f in netsuite["credential_fields"]]
+    assert names == ["consumer_key", "consumer_secret", "token_id", "token_secret"]
+    assert all(f["secret"] and f["help"] for f in netsuite["credential_fields"])

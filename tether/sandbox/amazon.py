@@ -62,7 +62,9 @@ class Scenario:
     """Switches of the Amazon sandbox. The defaults are the demo: a little trouble included."""
 
     seed: int = 11
-    orders: int = 300
+    orders: int = 40
+    """Small by default: at the published getOrderItems rate every order past the 30th costs
+    the demo two seconds of (reported) waiting."""
     skus: int = 200
     """Seller SKUs SKU-00000 … SKU-{n-1}, the demo catalogue."""
     unmapped_rate: float = 0.02
