@@ -154,6 +154,13 @@ def test_a_query_without_a_required_column_names_it(serve: Serve) -> None:
     with pytest.raises(DataError) as failed:
         list(connect(server, queries=queries).fetch("sales_history", None))
     assert "missing required column 'revenue'" in str(failed.value)
+    us_dates = DEFAULT_QUERIES["sales_history"].sql.replace(
+        "MAX(t.lastmodifieddate), 'YYYY-MM-DD HH24:MI:SS'", "MAX(t.lastmodifieddate), 'MM/DD/YYYY'"
+    )
+    queries = {"sales_history": {"sql": us_dates, "cursor_column": "lastmodified"}}
+    with pytest.raises(DataError, match="not a timestamp Tether can read") as failed:
+        list(connect(server, queries=queries).fetch("sales_history", None))
+    assert "TO_CHAR(<field>, 'YYYY-MM-DD HH24:MI:SS')" in str(failed.value.hint)
     no_placeholder = {"sales_history": {"sql": "SELECT 1", "cursor_column": "lastmodified"}}
     with pytest.raises(TetherError, match="no ':cursor'"):
         list(connect(server, queries=no_placeholder).fetch("sales_history", None))
