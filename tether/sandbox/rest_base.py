@@ -120,7 +120,7 @@ class RestSandbox(SandboxServer):
     def rate_limited(self, wait_s: float) -> Answer:
         return Answer(429, {"error": "Too Many Requests"}, {"Retry-After": f"{wait_s:g}"})
 
-    def route(self, path: str, params: dict[str, str], url: str) -> Answer:
+    def route(self, path: str, params: dict[str, str], url: str, headers: dict[str, str]) -> Answer:
         raise NotImplementedError
 
     # -- shared --------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class RestSandbox(SandboxServer):
         """Whether this list page is the scenario's malformed one (counted once per page)."""
         with self._lock:
             self._pages += 1
-            return self._pages == self.scenario.malformed_page
+            return bool(self._pages == self.scenario.malformed_page)
 
 
 class RestHandler(BaseHTTPRequestHandler):
@@ -195,7 +195,8 @@ class RestHandler(BaseHTTPRequestHandler):
             self._answer(Answer(500, {"message": "Internal Server Error"}))
             return
         host = self.headers.get("host") or "127.0.0.1"
-        answer = self.server.route(parts.path, params, f"http://{host}{self.path}")
+        seen = self.server.requests[-1].headers
+        answer = self.server.route(parts.path, params, f"http://{host}{self.path}", seen)
         if answer.status == 200 and self.server.malformed_now():
             self._send(200, b"<html><body>502 Bad Gateway</body></html>")
             return
