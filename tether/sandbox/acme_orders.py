@@ -42,6 +42,8 @@ class Scenario(Trouble):
     api_token: str = API_TOKEN
     refresh_token: str = REFRESH_TOKEN
     token_ttl_s: int = 3600
+    revoke_tokens_after: int = 0
+    """After this many API requests, every access token sold so far is revoked (0: never)."""
 
 
 class AcmeOrdersSandbox(RestSandbox):
@@ -54,6 +56,7 @@ class AcmeOrdersSandbox(RestSandbox):
         self.access_tokens: dict[str, float] = {}
         """Access tokens sold by /oauth/token → when they expire (monotonic)."""
         self.tokens_sold = 0
+        self.api_requests = 0
 
     def authorised(self, headers: Any, params: dict[str, str]) -> bool:
         return True  # checked per route: the token endpoint authenticates the client instead
@@ -92,6 +95,9 @@ class AcmeOrdersSandbox(RestSandbox):
     def route(self, path: str, params: dict[str, str], url: str, headers: dict[str, str]) -> Answer:
         if path == "/oauth/token":
             return self._token(params, headers)
+        self.api_requests += 1
+        if self.api_requests == self.scenario.revoke_tokens_after:
+            self.access_tokens.clear()
         if not self._bearer_ok(headers):
             return Answer(401, {"error": "invalid_token", "message": "Bad or expired token."})
         if path == "/v1/orders":
