@@ -91,6 +91,9 @@ class BigCommerceSandbox(RestSandbox):
             },
         )
 
+    def is_list_page(self, path: str) -> bool:
+        return not path.endswith("/products") or path.endswith("/catalog/products")
+
     def status(self, index: int) -> tuple[int, str]:
         rng = self.store.rng("status", index)
         chosen = rng.choices(STATUSES, [w for _, _, w in STATUSES])[0]
