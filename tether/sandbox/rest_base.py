@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -29,6 +30,8 @@ class Trouble:
     """The next N requests answer 500."""
     malformed_page: int = 0
     """The Nth list page answers 200 with a body that is not JSON (0: never)."""
+    slow_s: float = 0.0
+    """Seconds to wait before answering each request."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,12 @@ class RestSandbox(SandboxServer):
     def rate_limited(self, wait_s: float) -> Answer:
         return Answer(429, {"error": "Too Many Requests"}, {"Retry-After": f"{wait_s:g}"})
 
-    def route(self, path: str, params: dict[str, str], url: str) -> Answer:
+    def route(self, path: str, params: dict[str, str], url: str, headers: dict[str, str]) -> Answer:
         raise NotImplementedError
+
+    def is_list_page(self, path: str) -> bool:
+        """Whether ``path`` is a list page (counted by ``malformed_page``), not a child request."""
+        return True
 
     # -- shared --------------------------------------------------------------------------------
     def trouble(self) -> int | None:
@@ -143,7 +150,7 @@ class RestSandbox(SandboxServer):
         """Whether this list page is the scenario's malformed one (counted once per page)."""
         with self._lock:
             self._pages += 1
-            return self._pages == self.scenario.malformed_page
+            return bool(self._pages == self.scenario.malformed_page)
 
 
 class RestHandler(BaseHTTPRequestHandler):
@@ -184,6 +191,8 @@ class RestHandler(BaseHTTPRequestHandler):
         self.server.requests.append(
             SeenRequest(parts.path, dict(params), {k.lower(): v for k, v in self.headers.items()})
         )
+        if self.server.scenario.slow_s:
+            time.sleep(self.server.scenario.slow_s)
         if not self.server.authorised(self.headers, params):
             self._answer(self.server.denied())
             return
@@ -195,8 +204,10 @@ class RestHandler(BaseHTTPRequestHandler):
             self._answer(Answer(500, {"message": "Internal Server Error"}))
             return
         host = self.headers.get("host") or "127.0.0.1"
-        answer = self.server.route(parts.path, params, f"http://{host}{self.path}")
-        if answer.status == 200 and self.server.malformed_now():
+        seen = self.server.requests[-1].headers
+        answer = self.server.route(parts.path, params, f"http://{host}{self.path}", seen)
+        listing = self.server.is_list_page(parts.path)
+        if answer.status == 200 and listing and self.server.malformed_now():
             self._send(200, b"<html><body>502 Bad Gateway</body></html>")
             return
         self._answer(answer)

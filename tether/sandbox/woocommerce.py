@@ -81,7 +81,7 @@ class WooCommerceSandbox(RestSandbox):
 
     def order(self, index: int) -> dict[str, Any]:
         created, modified = self.store.dates("order", index)
-        lines = [
+        lines: list[dict[str, Any]] = [
             {
                 "id": line_id,
                 "name": f"Product {sku}",
@@ -130,7 +130,7 @@ class WooCommerceSandbox(RestSandbox):
             "date_modified_gmt": _gmt(modified),
         }
 
-    def route(self, path: str, params: dict[str, str], url: str) -> Answer:
+    def route(self, path: str, params: dict[str, str], url: str, headers: dict[str, str]) -> Answer:
         kind = {f"{PREFIX}/orders": "order", f"{PREFIX}/products": "product"}.get(path)
         if kind is None:
             return _error(404, "rest_no_route", "No route was found matching the URL.")

@@ -350,7 +350,8 @@ class SpecConnector:
         self, resource: Resource, request: PageRequest, mapper: RecordMapper
     ) -> tuple[Answer, list[dict[str, Any]]]:
         self.throttle.acquire()
-        kwargs: dict[str, Any] = {"params": request.params}
+        # No params= at all for a next-page URL: httpx would replace its query with an empty one.
+        kwargs: dict[str, Any] = {"params": request.params} if request.params else {}
         if resource.body is not None:
             kwargs["json"] = resource.body
         if resource.headers:

@@ -1,9 +1,12 @@
 """Record paths and field mapping: from a page's body to canonical records, with JMESPath.
 
-Plain dotted paths (``billing.email``), by far the most common, skip the JMESPath interpreter:
-a chain of ``dict.get`` is several times faster and gives the same answer (``None`` when a key
-is missing or a step is not an object). Everything else goes through ``jmespath`` with Tether's
-own functions (``timestamp()``) added.
+Every expression is parsed by ``jmespath``; the few shapes specs use most — dotted paths
+(``billing.email``), literals, ``to_string``/``join``/``contains``/``timestamp`` calls, ``==``
+and ``!=`` — are then evaluated by small closures over that parse tree instead of the
+interpreter (a chain of ``dict.get`` is several times faster: it is what keeps a spec within
+reach of a hand-written connector, see benchmarks/bench_rest.py). Whenever a closure meets a value
+it is not sure about (a non-string in ``join``), it hands the record to the real interpreter, so
+the answer is always JMESPath's. Tether's own function ``timestamp()`` is added to both.
 """
 
 from __future__ import annotations
@@ -75,7 +78,131 @@ def compile_expression(expression: str) -> Getter:
 
     compiled = jmespath.compile(expression)
     options = _functions()
-    return lambda doc: compiled.search(doc, options=options)
+
+    def interpret(doc: Any) -> Any:
+        try:
+            return compiled.search(doc, options=options)
+        except jmespath.exceptions.JMESPathError:
+            # A type error on this record's values (join of a number): the field is missing,
+            # which the engine reports on the record, instead of failing the page.
+            return None
+
+    fast = _fast(compiled.parsed)
+    if fast is None:
+        return interpret
+
+    def evaluate(doc: Any) -> Any:
+        try:
+            return fast(doc)
+        except _Unsure:
+            return interpret(doc)
+
+    return evaluate
+
+
+class _Unsure(Exception):
+    """A fast closure met a value whose JMESPath answer it does not compute itself."""
+
+
+def _fast(node: dict[str, Any]) -> Getter | None:
+    """A closure computing ``node``, or ``None`` for shapes left to the interpreter."""
+    kind, children = node["type"], node["children"]
+    if kind == "field":
+        key = node["value"]
+        return lambda doc: doc.get(key) if isinstance(doc, dict) else None
+    if kind == "current":
+        return _identity
+    if kind == "literal":
+        value = node["value"]
+        return lambda doc: value
+    keys = _field_chain(node)
+    if keys is not None:
+        return lambda doc: _dig(doc, keys)
+    parts = [_fast(child) for child in children]
+    if any(part is None for part in parts):
+        return None
+    getters: list[Getter] = [p for p in parts if p is not None]
+    if kind == "subexpression":
+        left, right = getters
+
+        def sub(doc: Any) -> Any:
+            inner = left(doc)
+            return None if inner is None else right(inner)
+
+        return sub
+    if kind == "multi_select_list":
+        return lambda doc: None if doc is None else [g(doc) for g in getters]
+    if kind == "comparator" and node["value"] in ("eq", "ne"):
+        left, right = getters
+        equal = node["value"] == "eq"
+
+        def compare(doc: Any) -> Any:
+            a, b = left(doc), right(doc)
+            if isinstance(a, bool) or isinstance(b, bool):
+                raise _Unsure
+            return (a == b) is equal
+
+        return compare
+    if kind == "function_expression":
+        return _fast_function(node["value"], getters)
+    return None
+
+
+def _field_chain(node: dict[str, Any]) -> list[str] | None:
+    """``a.b.c`` as ``["a", "b", "c"]``; ``None`` if ``node`` is anything else."""
+    if node["type"] == "field":
+        return [node["value"]]
+    if node["type"] != "subexpression":
+        return None
+    left, right = (_field_chain(child) for child in node["children"])
+    return None if left is None or right is None else left + right
+
+
+def _fast_function(name: str, args: list[Getter]) -> Getter | None:
+    if name == "to_string" and len(args) == 1:
+        (arg,) = args
+
+        def to_string(doc: Any) -> Any:
+            value = arg(doc)
+            if isinstance(value, str):
+                return value
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(value)
+            raise _Unsure
+
+        return to_string
+    if name == "join" and len(args) == 2:
+        glue, items = args
+
+        def join(doc: Any) -> Any:
+            sep, values = glue(doc), items(doc)
+            if not isinstance(sep, str) or not isinstance(values, list):
+                raise _Unsure
+            if not all(isinstance(v, str) for v in values):
+                raise _Unsure
+            return sep.join(values)
+
+        return join
+    if name == "contains" and len(args) == 2:
+        haystack, needle = args
+
+        def contains(doc: Any) -> Any:
+            found, value = haystack(doc), needle(doc)
+            if not isinstance(found, list) or isinstance(value, bool | float):
+                raise _Unsure
+            return any(type(v) is type(value) and v == value for v in found)
+
+        return contains
+    if name == "timestamp" and len(args) == 1:
+        (arg,) = args
+
+        def timestamp(doc: Any) -> Any:
+            value = arg(doc)
+            moment = parse_time(value)
+            return iso_z(moment) if moment is not None else value
+
+        return timestamp
+    return None
 
 
 def _identity(doc: Any) -> Any:

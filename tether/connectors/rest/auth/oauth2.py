@@ -1,9 +1,9 @@
 """``type: oauth2_refresh`` — the OAuth 2.0 refresh-token grant (RFC 6749 §6), via authlib.
 
 The long-lived refresh token (in the credentials) buys a short-lived access token from the token
-endpoint; the access token is cached in the process until shortly before it expires, shared by
-every connector built from the same credentials, and bought again when the API answers 401 to a
-cached one (revoked early). Amazon's Login with Amazon is this grant with the token in an
+endpoint; the access token is cached in the process (a sync's fetch worker) until shortly before
+it expires, shared by every connector built from the same credentials, and bought again when the
+API answers 401 to a cached one (revoked early). Amazon's Login with Amazon is this grant with the token in an
 ``x-amz-access-token`` header (``header:``/``scheme:``).
 """
 
