@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -160,28 +159,38 @@ def test_429_quota_exceeded_is_waited_out_not_an_error(serve: Serve) -> None:
     assert sum(p.waited_s for p in pages) > 0
 
 
-def test_requests_are_paced_to_the_published_per_operation_limits(serve: Serve) -> None:
-    # Scaled-down buckets (the real ones would take minutes); the connector is told the same
-    # limits, as it is told Amazon's published ones by default, and must never be refused.
-    limits: dict[str, Any] = {
-        "orders_rate": 20.0,
-        "orders_burst": 2,
-        "items_rate": 40.0,
-        "items_burst": 3,
-    }
-    server = serve(orders=30, **limits)
-    started = time.monotonic()
-    pages = list(
-        connect(server, sleep=time.sleep, page_size=10, **limits).fetch("sales_orders", None)
-    )
-    elapsed = time.monotonic() - started
+class Clock:
+    """One clock for the sandbox's buckets and the connector's throttles: sleeping advances it,
+    so pacing is exact and the test takes no time."""
 
-    assert server.throttled == {"getOrders": 0, "getOrderItems": 0}
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_requests_are_paced_to_the_published_per_operation_limits() -> None:
+    clock = Clock()
+    scenario = sandbox.Scenario(orders=200)  # the published limits: 0.0167/20 and 0.5/30
+    server = sandbox.AmazonServer(scenario, "127.0.0.1", 0, clock=clock)
+    policy = HttpPolicy(sleep=clock.sleep)
+    settings = AmazonSettings(base_url=server.url, token_url=f"{server.url}/auth/o2/token")
+    with server:
+        connector = AmazonConnector(settings, CREDENTIALS, policy=policy, monotonic=clock)
+        pages = list(connector.fetch("sales_orders", None))
+
+    assert server.throttled == {"getOrders": 0, "getOrderItems": 0}  # never refused
     items = sum(1 for r in server.requests if r.path.endswith("/orderItems"))
-    assert items == len(orders(pages))
-    # Paced, not refused: the item requests beyond the burst took their time.
-    assert elapsed >= (items - 3) / 40.0 * 0.9
-    assert sum(p.waited_s for p in pages) > 0
+    assert items == len(orders(pages)) > 30
+    # Past the burst of 30, one item request every two seconds: waited, and reported as such.
+    assert sum(clock.slept) == pytest.approx((items - 30) / 0.5, rel=0.01)
+    assert sum(p.waited_s for p in pages) == pytest.approx(sum(clock.slept))
 
 
 def test_malformed_pages_are_data_errors_naming_the_shape(serve: Serve) -> None:

@@ -16,6 +16,8 @@ per order. What no spec can say lives here:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -62,12 +64,19 @@ class AmazonConnector(SpecConnector):
         AmazonSettings,
     )
 
-    def __init__(self, settings: ServiceSettings, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *args: Any,
+        monotonic: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
+        """``monotonic`` is the throttles' clock (tests share one with the sandbox's buckets)."""
         super().__init__(settings, *args, **kwargs)
         assert isinstance(settings, AmazonSettings)
-        sleep = self.policy.sleep
-        self.throttle = Throttle(settings.orders_rate, settings.orders_burst, sleep=sleep)
-        self.items_throttle = Throttle(settings.items_rate, settings.items_burst, sleep=sleep)
+        pace = {"sleep": self.policy.sleep, "clock": monotonic}
+        self.throttle = Throttle(settings.orders_rate, settings.orders_burst, **pace)
+        self.items_throttle = Throttle(settings.items_rate, settings.items_burst, **pace)
 
     def api_spec(self, settings: ServiceSettings) -> ApiSpec:
         assert isinstance(settings, AmazonSettings)
