@@ -74,9 +74,13 @@ class AmazonConnector(SpecConnector):
         """``monotonic`` is the throttles' clock (tests share one with the sandbox's buckets)."""
         super().__init__(settings, *args, **kwargs)
         assert isinstance(settings, AmazonSettings)
-        pace = {"sleep": self.policy.sleep, "clock": monotonic}
-        self.throttle = Throttle(settings.orders_rate, settings.orders_burst, **pace)
-        self.items_throttle = Throttle(settings.items_rate, settings.items_burst, **pace)
+        sleep = self.policy.sleep
+        self.throttle = Throttle(
+            settings.orders_rate, settings.orders_burst, clock=monotonic, sleep=sleep
+        )
+        self.items_throttle = Throttle(
+            settings.items_rate, settings.items_burst, clock=monotonic, sleep=sleep
+        )
 
     def api_spec(self, settings: ServiceSettings) -> ApiSpec:
         assert isinstance(settings, AmazonSettings)
