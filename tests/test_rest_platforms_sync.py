@@ -176,8 +176,8 @@ def test_bad_credentials_fail_as_auth_failed_without_the_secret(
         result = tether("-w", str(workspace.root), "sync", "shop")
     assert result.exit_code != 0
     assert "AUTH_FAILED" in result.output and "401" in result.output
-    secret = next(iter(platform.bad_credentials.values()))
-    assert secret.split("_")[-1] not in result.output or "wrong" not in result.output
+    for secret in platform.bad_credentials.values():
+        assert secret not in result.output
     assert workspace.query(f"select count(*) from {platform.table}") == [(0,)]
 
 
@@ -190,10 +190,10 @@ def test_429_is_waited_out_and_the_sync_completes(
         _setup(workspace, platform, srv)
         result = tether("-w", str(workspace.root), "sync", "shop")
         expected = _expected_keys(platform, srv)
-        refused = srv.trouble_count if hasattr(srv, "trouble_count") else None
+        refused = srv.refused
     assert result.exit_code == 0, result.output
+    assert refused >= 2  # waited out, not failed
     assert sorted(_loaded(workspace, platform)) == sorted(expected)
-    assert refused is None or refused > 0
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
