@@ -112,6 +112,8 @@ class RestSandbox(SandboxServer):
         self._pages = 0
         self._burst_left = 0
         self._errors_left = scenario.server_errors
+        self.refused = 0
+        """429s answered so far."""
 
     # -- what a platform says -----------------------------------------------------------------
     def authorised(self, headers: Any, params: dict[str, str]) -> bool:
@@ -198,6 +200,7 @@ class RestHandler(BaseHTTPRequestHandler):
             return
         trouble = self.server.trouble()
         if trouble == 429:
+            self.server.refused += 1
             self._answer(self.server.rate_limited(self.server.scenario.retry_after_s))
             return
         if trouble == 500:
