@@ -92,13 +92,17 @@ def sandbox() -> None:
     help="Scenario switch, e.g. --set orders=100000, --set shopify.bad_token=true.",
 )
 @click.option(
-    "--port-base", type=int, default=None, help="First port (default: the demo ports 8611-8614)."
+    "--port-base",
+    type=int,
+    default=None,
+    help="First port (default: each sandbox's demo port, 8611-8634).",
 )
 def serve(services: tuple[str, ...], settings: tuple[str, ...], port_base: int | None) -> None:
     """Run sandbox servers in the foreground until Ctrl-C.
 
-    SERVICES: shopify, bigquery, trackstar, brewman, amazon, netsuite (default: all). The demo workspace's
-    integrations point at the default ports through `settings.base_url`.
+    SERVICES (default: all): shopify, bigquery, trackstar, brewman, woocommerce,
+    bigcommerce, shipbob, rest, amazon, netsuite.
+    The demo workspace's integrations point at the default ports through `settings.base_url`.
 
     \b
     Examples:
