@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -87,6 +88,20 @@ class IntegrationModel(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+@runtime_checkable
+class WorkspaceSettings(Protocol):
+    """Settings that read more workspace files (``service: rest`` reads its spec): they return
+    the problems found in those files, ``report`` the ones located in the integration's own
+    ``settings`` (loc relative to it), and may fill in fields from what they read."""
+
+    def load_workspace_files(
+        self,
+        root: Path,
+        capabilities: tuple[str, ...],
+        report: Callable[[tuple[str | int, ...], str, str | None], None],
+    ) -> list[Problem]: ...
+
+
 @dataclass(frozen=True)
 class ServiceInfo:
     name: str
@@ -149,12 +164,18 @@ class IntegrationChecker:
         display_path: str,
         services: dict[str, ServiceInfo],
         read_credentials: Any,
+        root: Path | None = None,
     ) -> None:
+        self.root = root
+        """The workspace root, for settings that read more files (``WorkspaceSettings``)."""
         self.path = path
         self.display = display_path
         self.services = services
         self.read_credentials = read_credentials
         self.problems: list[Problem] = []
+        self.read_other_files = False
+        """Whether the check read files besides the integration and its credentials (a REST
+        spec): its result then depends on them, and the check cache does not keep it."""
         self._doc: Any = None
         self._text = ""
 
@@ -288,6 +309,9 @@ class IntegrationChecker:
         if service is not None:
             try:
                 parsed = service.settings_model.model_validate(model.settings)
+                if isinstance(parsed, WorkspaceSettings) and self.root is not None:
+                    self.read_other_files = True
+                    ok = self._load_workspace_files(parsed, model.capabilities) and ok
                 settings = parsed.model_dump(mode="json", exclude_unset=True)
             except ValidationError as exc:
                 ok = False
@@ -336,6 +360,16 @@ class IntegrationChecker:
             retry_attempts=model.retry.attempts,
             retry_backoff_s=model.retry.backoff_s,
         )
+
+    def _load_workspace_files(self, parsed: WorkspaceSettings, capabilities: list[str]) -> bool:
+        before = len(self.problems)
+
+        def report(loc: tuple[str | int, ...], message: str, hint: str | None) -> None:
+            self.add(("settings", *loc), message, hint, at_value=bool(loc))
+
+        assert self.root is not None
+        self.problems.extend(parsed.load_workspace_files(self.root, tuple(capabilities), report))
+        return len(self.problems) == before
 
     def _check_credentials(
         self, ref: str, creds: CredentialsFile, service: ServiceInfo | None

@@ -85,8 +85,8 @@ _CREDENTIALS_LINE = re.compile(rb"^credentials:\s*['\"]?([^'\"#\s]+)", re.MULTIL
 
 
 def workspace_files(workspace: Workspace) -> list[Path]:
-    """Every file a plan depends on: settings, integrations, mappings and credentials (those in
-    secrets/ and any referenced from elsewhere)."""
+    """Every file a plan depends on: settings, integrations, mappings, REST specs (specs/) and
+    credentials (those in secrets/ and any referenced from elsewhere)."""
     root = workspace.root
     integrations = sorted((root / "integrations").glob("*.y*ml"))
     secrets = set((root / "secrets").glob("*"))
@@ -94,7 +94,10 @@ def workspace_files(workspace: Workspace) -> list[Path]:
         for ref in _CREDENTIALS_LINE.findall(path.read_bytes()):
             secrets.add(workspace.resolve(ref.decode(errors="replace")))
     mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
-    return [root / "tether.toml", *integrations, *mappings, root / "alerts.yaml", *sorted(secrets)]
+    specs = sorted((root / "specs").glob("*.y*ml"))
+    return [
+        root / "tether.toml", *integrations, *mappings, *specs, root / "alerts.yaml", *sorted(secrets)
+    ]  # fmt: skip
 
 
 def files_digest(workspace: Workspace, files: FileBytes | None = None) -> str:
@@ -147,9 +150,9 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
 
         def check(
             reader: Callable[[str], CredentialsFile], path: Path = path, display: str = display
-        ) -> tuple[IntegrationConfig | None, list[Problem]]:
-            checker = IntegrationChecker(path, display, services, reader)
-            return checker.check(), checker.problems
+        ) -> tuple[IntegrationConfig | None, list[Problem], bool]:
+            checker = IntegrationChecker(path, display, services, reader, workspace.root)
+            return checker.check(), checker.problems, not checker.read_other_files
 
         integration, found = cache.run(display, path, read_credentials, workspace.resolve, check)
         problems.extend(found)
