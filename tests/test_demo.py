@@ -9,13 +9,17 @@ import duckdb
 from conftest import run_tether
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKSPACE_FILES = ("tether.toml", ".sops.yaml", "integrations", "mappings", "secrets", "demo")
+WORKSPACE_FILES = (
+    "tether.toml", ".sops.yaml", "alerts.yaml", "integrations", "mappings", "secrets", "specs", "demo"
+)  # fmt: skip
 
 
 def test_the_demo_syncs_every_service_of_the_demo_workspace(tmp_path: Path) -> None:
     for name in WORKSPACE_FILES:
         source = ROOT / name
         target = tmp_path / name
+        if not source.exists():
+            continue
         shutil.copytree(source, target) if source.is_dir() else shutil.copy(source, target)
 
     result = run_tether("-w", str(tmp_path), "demo")

@@ -134,7 +134,7 @@ def test_services_lists_capabilities_and_credential_fields() -> None:
     result = run_tether("services", "--json")
     assert result.exit_code == 0
     services = {s["name"]: s for s in json.loads(result.stdout)["services"]}
-    assert set(services) == {"shopify", "bigquery", "redshift", "trackstar", "brewman"}
+    assert {"shopify", "bigquery", "redshift", "trackstar", "brewman"} <= set(services)
     shopify = services["shopify"]
     assert [c["name"] for c in shopify["capabilities"]][:2] == ["sales_orders", "pending_sales"]
     token = next(f for f in shopify["credential_fields"] if f["name"] == "access_token")

@@ -81,13 +81,19 @@ _NUMERIC = {
 }
 
 
+def _trigger(e: dict[str, Any]) -> str:
+    """ "retry_after_failure #2" for the second attempt of a run that failed transiently."""
+    attempt = f" #{e['attempt']}" if e.get("attempt") else ""
+    return f"{e['trigger']}{attempt}{' (full)' if e['full_resync'] else ''}"
+
+
 def _executions_table(executions: list[dict[str, Any]], *, compact: bool = False) -> Table:
     """Executions as a table; ``compact`` (after a sync or retry) leaves out what the title says."""
     columns: list[tuple[str, Any]] = [
         ("ID", lambda e: str(e["id"])),
         ("Integration", lambda e: e["integration_id"]),
         ("Domain type", lambda e: e["domain_type"]),
-        ("Trigger", lambda e: e["trigger"] + (" (full)" if e["full_resync"] else "")),
+        ("Trigger", _trigger),
         ("Status", lambda e: _styled(e["status"])),
         ("Dry run", lambda e: "[cyan]DRY RUN[/]" if e["dry_run"] else ""),
         ("Started", lambda e: _when(e["started_at"])),

@@ -155,14 +155,17 @@ class CheckCache:
         read_credentials: Callable[[str], CredentialsFile],
         resolve: Callable[[str], Path | None],
         check: Callable[
-            [Callable[[str], CredentialsFile]], tuple[IntegrationConfig | None, list[Problem]]
+            [Callable[[str], CredentialsFile]],
+            tuple[IntegrationConfig | None, list[Problem], bool],
         ],
     ) -> tuple[IntegrationConfig | None, list[Problem]]:
         """The result of ``check(read_credentials)`` for this file, from the cache when every input
-        is unchanged; otherwise checked now, with the credentials files it reads recorded."""
+        is unchanged; otherwise checked now, with the credentials files it reads recorded.
+        ``check`` also says whether its result may be kept (not when it read other files)."""
         data = self.files(source)
         if data is None:
-            return check(read_credentials)  # the checker reports it; never cached
+            integration, problems, _ = check(read_credentials)  # reported by the checker
+            return integration, problems
         key = _sha(display.encode() + b"\0" + data)
         entry = self.entries.get(display)
         if entry is not None and entry.get("key") == key and self._deps_unchanged(entry):
@@ -177,8 +180,9 @@ class CheckCache:
                 read[str(found)] = self.files.sha(found)
             return read_credentials(ref)
 
-        integration, problems = check(recording)
-        self._remember(display, key, read, integration, problems)
+        integration, problems, cacheable = check(recording)
+        if cacheable:
+            self._remember(display, key, read, integration, problems)
         return integration, problems
 
     def _deps_unchanged(self, entry: dict[str, Any]) -> bool:

@@ -11,6 +11,10 @@ MAPPING_FILES = {"sku": "skus.csv", "channel": "channels.csv", "warehouse": "war
 
 DEFAULT_CRON = "0 0 0 * * *"
 DEFAULT_TIMEZONE = "UTC"
+DEFAULT_RETRY_ATTEMPTS = 3
+"""Attempts of a scheduled run that fails on a transient error (the first one included)."""
+DEFAULT_RETRY_BACKOFF_S = 300.0
+"""Wait before the first retry; doubled before each next one (with jitter)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class IntegrationConfig:
     credentials_ref: str | None
     credentials_fingerprint: str | None
     source_path: str
+    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S
 
     def as_record(self) -> dict[str, Any]:
         record = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -59,6 +65,9 @@ class DesiredState:
             return {}
         kinds = self.mappings.column("kind").value_counts().to_pylist()
         return {str(k["values"]): int(k["counts"]) for k in kinds}
+
+    alerts: Any = None
+    """The validated ``alerts.yaml`` (``config.alerts.AlertsConfig``), or ``None``: no alerts."""
 
     files_digest: str = ""
     """sha256 over every workspace file plan reads (see ``config.workspace.files_digest``)."""

@@ -99,8 +99,8 @@ _CREDENTIALS_LINE = re.compile(rb"^credentials:\s*['\"]?([^'\"#\s]+)", re.MULTIL
 
 
 def workspace_files(workspace: Workspace) -> list[Path]:
-    """Every file a plan depends on: settings, integrations, mappings and credentials (those in
-    secrets/ and any referenced from elsewhere)."""
+    """Every file a plan depends on: settings, integrations, mappings, REST specs (specs/) and
+    credentials (those in secrets/ and any referenced from elsewhere)."""
     root = workspace.root
     integrations = sorted((root / "integrations").glob("*.y*ml"))
     secrets = set((root / "secrets").glob("*"))
@@ -112,7 +112,10 @@ def workspace_files(workspace: Workspace) -> list[Path]:
             if inside is not None:  # a reference out is refused by validation; never read
                 secrets.add(inside)
     mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
-    return [root / "tether.toml", *integrations, *mappings, *sorted(secrets)]
+    specs = sorted((root / "specs").glob("*.y*ml"))
+    return [
+        root / "tether.toml", *integrations, *mappings, *specs, root / "alerts.yaml", *sorted(secrets)
+    ]  # fmt: skip
 
 
 def files_digest(workspace: Workspace, files: FileBytes | None = None) -> str:
@@ -181,9 +184,9 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
 
         def check(
             reader: Callable[[str], CredentialsFile], path: Path = path, display: str = display
-        ) -> tuple[IntegrationConfig | None, list[Problem]]:
-            checker = IntegrationChecker(path, display, services, reader)
-            return checker.check(), checker.problems
+        ) -> tuple[IntegrationConfig | None, list[Problem], bool]:
+            checker = IntegrationChecker(path, display, services, reader, workspace.root)
+            return checker.check(), checker.problems, not checker.read_other_files
 
         integration, found = cache.run(display, path, read_credentials, workspace.inside, check)
         problems.extend(found)
@@ -215,6 +218,10 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
         desired.mappings, found = _check_mapping_files(present, ids_in_files)
         cache.store_mapping_rows(digest, ids_in_files, desired.mappings, found)
     cache.save()
+    problems.extend(found)
+    from tether.config.alerts import load_alerts
+
+    desired.alerts, found = load_alerts(workspace, ids_in_files)
     problems.extend(found)
     if problems:
         raise ConfigError(problems)

@@ -224,3 +224,15 @@ class Countable(Protocol):
         """How many records ``fetch`` would yield for ``capability`` over ``window`` (all
         history when ``None``); ``None`` when the service offers no way to count it."""
         ...
+
+
+class Checkable(Protocol):
+    """A connector that can prove, cheaply, that a sync would be let in (``tether doctor``)."""
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """One cheap authenticated call per service (no data is written, no cursor moves).
+
+        Returns what was verified, in a sentence; raises ``AuthError`` when the credentials or
+        the access they grant are not enough, other ``ConnectorError``s as ``fetch`` would.
+        """
+        ...

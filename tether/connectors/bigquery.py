@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -269,6 +269,33 @@ class BigQueryConnector:
                 page_cursor = {"value": _cursor_json(high), "type": kind}
             records = columns_to_records(capability, dict(zip(names, columns, strict=True)))
             yield Page(records=records, cursor=page_cursor)
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """A dry run of each capability's query: credentials, access and SQL, no bytes billed."""
+        from google.cloud import bigquery
+
+        client = self.client()
+        estimated = 0
+        for capability in capabilities:
+            query = self._query(capability)
+            params = []
+            if query.cursor_column is not None:
+                kind = query.cursor_type
+                params.append(bigquery.ScalarQueryParameter("cursor", kind, LOWEST[kind]))
+            config = bigquery.QueryJobConfig(
+                query_parameters=params, use_legacy_sql=False, dry_run=True, use_query_cache=False
+            )
+            try:
+                job = client.query(query.sql, job_config=config, location=self.settings.location)
+            except TetherError:
+                raise
+            except Exception as exc:
+                raise _translate(exc, capability) from exc
+            estimated += int(job.total_bytes_processed or 0)
+        return (
+            f"dry run of {len(capabilities)} queries accepted "
+            f"(a full sync would process about {estimated:,} bytes)"
+        )
 
     def _cursor_index(
         self,

@@ -20,7 +20,7 @@ this one after a crash — starts exactly there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -349,6 +349,13 @@ class BrewmanConnector:
             waited_s=self.policy.take_waited(),
             notes=notes,
         )
+
+    # -- doctor -----------------------------------------------------------------------------------
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """One product lookup capped at one result: the token and the tenant are accepted."""
+        self._post(ITEMS, {"mainPurposes": ["Product"], "maximumResults": 1})
+        return f"API token accepted for the tenant (POST {ITEMS} with maximumResults 1)"
 
     # -- transport --------------------------------------------------------------------------------
 

@@ -91,13 +91,21 @@ def make_client(base_url: str, headers: dict[str, str], policy: HttpPolicy) -> h
     )
 
 
-def _retry_after(response: httpx.Response, fallback: float) -> float:
-    # TrackStar names it x-rate-limit-retry-after; most services use the standard Retry-After.
-    value = response.headers.get("retry-after") or response.headers.get("x-rate-limit-retry-after")
+def _retry_after(
+    response: httpx.Response, fallback: float, header: str | None = None, scale: float = 1.0
+) -> float:
+    # TrackStar names it x-rate-limit-retry-after; most services use the standard Retry-After;
+    # a caller may name its own (BigCommerce: X-Rate-Limit-Time-Reset-Ms, scale 0.001).
+    value = response.headers.get(header) if header else None
+    if value is None:
+        scale = 1.0
+        value = response.headers.get("retry-after") or response.headers.get(
+            "x-rate-limit-retry-after"
+        )
     if value is None:
         return fallback
     try:
-        return max(0.0, float(value))
+        return max(0.0, float(value) * scale)
     except ValueError:
         return fallback
 
@@ -111,6 +119,8 @@ def send(
     service: str,
     passthrough: Collection[int] = (),
     stream: bool = False,
+    retry_after_header: str | None = None,
+    retry_after_scale: float = 1.0,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send with the shared policy; returns a 2xx (or other non-retryable) response.
@@ -119,7 +129,8 @@ def send(
     TrackStar's 501 "not implemented for this WMS", which retrying cannot fix).
     ``stream=True`` returns the response unread (the caller iterates and closes it), e.g. for
     Shopify's bulk JSONL downloads. Messages never show a URL's query string (signed download
-    URLs carry credentials there).
+    URLs carry credentials there). ``retry_after_header`` names a 429's wait header other than
+    ``Retry-After`` (its value times ``retry_after_scale`` is seconds).
     """
     import httpx
 
@@ -160,7 +171,10 @@ def send(
             if 300 <= status < 400:
                 raise _redirected(response, service, method, shown)
             if status == 429:
-                policy.wait_for_rate_limit(_retry_after(response, policy.backoff(attempt)), service)
+                wait = _retry_after(
+                    response, policy.backoff(attempt), retry_after_header, retry_after_scale
+                )
+                policy.wait_for_rate_limit(wait, service)
                 attempt = 0  # a rate-limit wait is not a failure; the budget bounds it
                 continue
             if status < 500:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -248,6 +248,30 @@ class RedshiftConnector:
         if window.until is not None:
             params["window_until"] = _naive_utc(window.until)
         return windowed(sql, capability, "%(window_since)s", until), params
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """Log in, and describe each capability's query with ``LIMIT 0`` (no row is read)."""
+        self._connection = self._connect()
+        try:
+            db = self._connection.cursor()
+            db.paramstyle = "pyformat"
+            for capability in capabilities:
+                query = self.settings.queries.get(capability)
+                if query is None:
+                    raise DataError(
+                        f"Redshift capability {capability} has no query.",
+                        hint=f"Add settings.queries.{capability}.sql to the integration.",
+                    )
+                sql = query.sql.strip().rstrip(";")
+                self._run(db, f"SELECT * FROM ({sql}\n) AS tether_query LIMIT 0", {"cursor": None})
+                self._describe(
+                    [(str(d[0]), int(d[1])) for d in db.description or ()],
+                    capability,
+                    query.cursor_column,
+                )
+        finally:
+            self.close()
+        return f"login accepted; {len(capabilities)} queries described with LIMIT 0"
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

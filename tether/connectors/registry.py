@@ -21,6 +21,12 @@ BUILTIN = {
     "redshift": "tether.connectors.redshift:RedshiftConnector",
     "trackstar": "tether.connectors.trackstar:TrackStarConnector",
     "brewman": "tether.connectors.brewman:BrewmanConnector",
+    "rest": "tether.connectors.rest.connector:RestConnector",
+    "woocommerce": "tether.connectors.woocommerce:WooCommerceConnector",
+    "bigcommerce": "tether.connectors.bigcommerce:BigCommerceConnector",
+    "shipbob": "tether.connectors.shipbob:ShipBobConnector",
+    "amazon": "tether.connectors.amazon:AmazonConnector",
+    "netsuite": "tether.connectors.netsuite:NetSuiteConnector",
 }
 
 

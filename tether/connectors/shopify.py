@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -171,6 +171,26 @@ query Channels($after: String) {
   }
 }
 """
+
+
+INSTALLATION_QUERY = "{ currentAppInstallation { accessScopes { handle } } }"
+CAPABILITY_SCOPES = {
+    "sales_orders": "read_orders",
+    "pending_sales": "read_orders",
+    "products": "read_products",
+    "channels": "read_publications",
+}
+ALL_ORDERS_AFTER_DAYS = 60
+"""Without ``read_all_orders`` Shopify serves only the last 60 days of orders."""
+
+
+def required_scopes(capabilities: Sequence[str], history_days: int) -> list[str]:
+    """The access scopes a sync of ``capabilities`` needs, in a stable order."""
+    needed = [CAPABILITY_SCOPES[c] for c in capabilities if c in CAPABILITY_SCOPES]
+    orders = any(c in ("sales_orders", "pending_sales") for c in capabilities)
+    if orders and history_days > ALL_ORDERS_AFTER_DAYS:
+        needed.append("read_all_orders")
+    return list(dict.fromkeys(needed))
 
 
 class ShopifySettings(ServiceSettings):
@@ -601,6 +621,24 @@ class ShopifyConnector:
             page.append(order)
         if page:
             yield Page(page, _cursor_of(page[-1]))
+
+    # -- doctor ------------------------------------------------------------------------------
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """The token works and the app was granted the scopes these capabilities read."""
+        data = self._graphql(INSTALLATION_QUERY, {}, cost=1)
+        installation = data.get("currentAppInstallation") or {}
+        granted = {str(s.get("handle")) for s in installation.get("accessScopes") or []}
+        needed = required_scopes(capabilities, self.settings.history_days)
+        missing = [scope for scope in needed if scope not in granted]
+        if missing:
+            raise AuthError(
+                f"The Shopify app lacks access scope(s) {', '.join(missing)} "
+                f"(granted: {', '.join(sorted(granted)) or 'none'}).",
+                hint="Add the scopes to the app in the Shopify admin (Apps → Develop apps → "
+                "Configuration), reinstall it, and put the new token in the SOPS file.",
+            )
+        return f"token accepted; access scopes granted: {', '.join(needed)}"
 
     # -- one GraphQL call ----------------------------------------------------------------------
 

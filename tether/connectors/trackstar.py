@@ -19,7 +19,7 @@ Choices (see docs/trackstar.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -172,6 +172,18 @@ class TrackStarConnector:
             )
             if page_token is None:
                 return
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """One ``limit=1`` GET per capability: keys accepted, and the WMS serves each one."""
+        if self.missing:
+            raise AuthError(
+                f"TrackStar credentials lack {', '.join(self.missing)}.",
+                hint="Add the field(s) to the integration's SOPS file (sops edit) and apply.",
+            )
+        paths = [ENDPOINTS[c] for c in capabilities if c in ENDPOINTS]
+        for path in paths:
+            self._get(path, {"limit": "1"}, None)
+        return f"API key and access token accepted ({', '.join(f'GET {p}' for p in paths)})"
 
     def window_field(self, capability: str) -> str | None:
         """Products and orders are windowed by ``updated_date``; inventory is a snapshot."""

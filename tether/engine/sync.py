@@ -59,6 +59,7 @@ __all__ = [
     "RunResult",
     "SyncInProgressError",
     "load_integration",
+    "open_connector",
     "recover_interrupted",
     "run_sync",
 ]
@@ -66,7 +67,7 @@ __all__ = [
 Progress = Callable[[dict[str, Any]], None]
 ConnectorFactory = Callable[[str], type[Connector]]
 
-TRIGGERS = ("scheduled", "manual", "retry", "catch_up", "backfill")
+TRIGGERS = ("scheduled", "manual", "retry", "catch_up", "backfill", "retry_after_failure")
 
 
 class SyncInProgressError(StateError):

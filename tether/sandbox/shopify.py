@@ -85,6 +85,12 @@ has changed (``status`` is then ``open`` for all)."""
 _GRAPHQL_PATH = re.compile(r"^/admin/api/([^/]+)/graphql\.json$")
 _BULK_PATH = re.compile(r"^/bulk/(\d+)\.jsonl$")
 _GID = re.compile(r"^gid://shopify/([A-Za-z]+)/(\d+)$")
+SCOPE_DESCRIPTIONS = {
+    "read_orders": "Read orders, transactions, and fulfillments",
+    "read_all_orders": "Read all orders, not only those of the last 60 days",
+    "read_products": "Read products, variants, and collections",
+    "read_publications": "Read product publications (sales channels)",
+}
 
 
 @dataclass
@@ -111,6 +117,10 @@ class Scenario:
     """Share of PENDING / AUTHORIZED orders."""
     bad_token: bool = False
     """Every request gets 401, as after the app's token was revoked."""
+    access_scopes: tuple[str, ...] = (
+        "read_orders", "read_all_orders", "read_products", "read_publications",
+    )  # fmt: skip
+    """What the merchant granted the app (``currentAppInstallation { accessScopes }``)."""
     plan: str = "standard"
     """Shopify plan whose GraphQL limits are served: standard (100 points/s, a 2,000-point
     bucket), advanced (200/s, 4,000) or plus (1,000/s, 20,000). ``bucket_size`` and
@@ -322,11 +332,24 @@ class ShopifySandbox(SandboxServer):
         if name == "shop":
             return {"name": "Tether Sandbox", "myshopifyDomain": "sandbox.myshopify.com",
                     "currencyCode": self.scenario.currency}  # fmt: skip
+        if name == "currentAppInstallation":
+            return self.app_installation()
         if name == "bulkOperationRunQuery":
             return self.run_bulk(str(args["query"]), host)
         if name == "bulkOperationCancel":
             return self.cancel_bulk(str(args["id"]))
         raise QueryError(f"Field '{name}' is not served by the sandbox.")
+
+    def app_installation(self) -> dict[str, Any]:
+        scopes = [
+            {"handle": h, "description": SCOPE_DESCRIPTIONS.get(h, h)}
+            for h in self.scenario.access_scopes
+        ]
+        return {
+            "id": "gid://shopify/AppInstallation/1",
+            "app": {"id": "gid://shopify/App/1", "title": "Tether", "handle": "tether"},
+            "accessScopes": scopes,
+        }
 
     def lookup(self, gid: str) -> dict[str, Any] | None:
         m = _GID.match(gid)

@@ -138,6 +138,10 @@ type Count { count: Int! precision: CountPrecision! }
 
 type Shop { name: String! myshopifyDomain: String! currencyCode: CurrencyCode! }
 
+type AccessScope { handle: String! description: String! }
+type App { id: ID! title: String! handle: String }
+type AppInstallation implements Node { id: ID! app: App! accessScopes: [AccessScope!]! }
+
 type QueryRoot {
   shop: Shop!
   order(id: ID!): Order
@@ -149,6 +153,7 @@ type QueryRoot {
   channels(first: Int, after: String, last: Int, before: String, reverse: Boolean): ChannelConnection!
   node(id: ID!): Node
   currentBulkOperation(type: BulkOperationType): BulkOperation
+  currentAppInstallation: AppInstallation!
 }
 
 type Mutation {

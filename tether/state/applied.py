@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 INTEGRATION_COLUMNS = (
     "id", "name", "service", "enabled", "dry_run", "cron", "timezone", "capabilities",
     "settings", "credentials_ref", "credentials_fingerprint", "source_path",
+    "retry_attempts", "retry_backoff_s",
 )  # fmt: skip
 
 

@@ -129,11 +129,29 @@ def executions(
         "ORDER BY id DESC LIMIT ?",
         [*params, limit + 1],
     ).fetchall()
-    found = [_row(EXECUTION_COLUMNS, r) for r in rows[:limit]]
+    found = _with_attempts(con, [_row(EXECUTION_COLUMNS, r) for r in rows[:limit]])
     return {
         "executions": found,
         "next_before_id": found[-1]["id"] if len(rows) > limit else None,
     }
+
+
+def _with_attempts(
+    con: duckdb.DuckDBPyConnection, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Add ``attempt`` (2, 3, …) and ``retry_of`` to executions of retry_after_failure runs."""
+    run_ids = sorted({e["run_id"] for e in found if e["trigger"] == "retry_after_failure"})
+    attempts: dict[int, tuple[int, int | None]] = {}
+    if run_ids:
+        rows = con.execute(
+            f"SELECT id, attempt, retry_of FROM runs WHERE id IN ({', '.join('?' * len(run_ids))})",
+            run_ids,
+        ).fetchall()
+        attempts = {int(r[0]): (int(r[1] or 1), r[2]) for r in rows}
+    for e in found:
+        attempt, retry_of = attempts.get(e["run_id"], (None, None))
+        e["attempt"], e["retry_of"] = attempt, retry_of
+    return found
 
 
 def execution(con: duckdb.DuckDBPyConnection | None, execution_id: int) -> dict[str, Any]:
@@ -143,7 +161,7 @@ def execution(con: duckdb.DuckDBPyConnection | None, execution_id: int) -> dict[
             [execution_id],
         ).fetchone()
         if row is not None:
-            return _row(EXECUTION_COLUMNS, row)
+            return _with_attempts(con, [_row(EXECUTION_COLUMNS, row)])[0]
     raise NotFoundError(
         f"Unknown execution {execution_id}.",
         hint="List executions with `tether executions [INTEGRATION]`.",

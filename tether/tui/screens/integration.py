@@ -15,7 +15,6 @@ from textual.widgets import DataTable, Footer, Header, Static
 from tether.errors import TetherError
 from tether.tui import format as fmt
 from tether.tui.datasource import Row
-from tether.tui.health import assess
 from tether.tui.screens.base import INTEGRATION_BINDINGS, IntegrationActionsMixin, MonitorScreen
 from tether.tui.widgets.action_bar import ActionBar
 from tether.tui.widgets.fast_table import FastDataTable
@@ -161,14 +160,12 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
         else:
             why = "disabled" if not row.get("enabled", True) else "paused"
             schedule.append(f"none ({why})\n", style=palette.muted)
-        flags = assess(
-            row.get("recent") or [], self.executions[:10], overdue=bool(row.get("overdue"))
-        )
+        flags = (row.get("health") or {}).get("flags") or []
         schedule.append("Health       ")
         if flags:
             for n, flag in enumerate(flags):
                 schedule.append(" " * 13 if n else "")
-                schedule.append(f"⚠ {flag.message}\n", style=palette.error)
+                schedule.append(f"⚠ {flag['message']}\n", style=palette.error)
         else:
             schedule.append("✔ healthy\n", style=palette.success)
         self._completeness(schedule, row.get("verify") or [], now)
@@ -227,7 +224,7 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
                 ),
                 Text(fmt.count(e.get("skipped")), justify="right"),
                 str(e.get("run_id", "")),
-                e.get("trigger", ""),
+                fmt.trigger(e),
                 str(e["id"]),
                 key=str(e["id"]),
             )
