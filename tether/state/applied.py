@@ -81,6 +81,11 @@ def mapping_diff(con: duckdb.DuckDBPyConnection | None, desired: Any) -> list[tu
         if own
         else "mappings"
     )
+    if isinstance(desired, CachedMappingRows) and not _reads_files(db):
+        # The daemon's connection has external access off (docs/security.md): Python reads it
+        import pyarrow.parquet as pq
+
+        desired = pq.read_table(desired.path)
     registered = not isinstance(desired, CachedMappingRows)
     if registered:
         db.register("desired_mappings", desired)
@@ -94,6 +99,11 @@ def mapping_diff(con: duckdb.DuckDBPyConnection | None, desired: Any) -> list[tu
             db.unregister("desired_mappings")
         if own:
             db.close()
+
+
+def _reads_files(db: duckdb.DuckDBPyConnection) -> bool:
+    row = db.execute("SELECT current_setting('enable_external_access')").fetchone()
+    return bool(row and row[0])
 
 
 def history_counts(con: duckdb.DuckDBPyConnection | None, ids: list[str]) -> dict[str, Any]:
