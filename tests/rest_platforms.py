@@ -67,7 +67,7 @@ def _setup(workspace: Any, platform: Platform, srv: Any, bad: bool = False) -> N
         settings=settings,
     )
     workspace.mappings("sku", [(f"S{i}", f"SKU-{i:05d}", "") for i in range(40)])
-    workspace.mappings("sku", [(f"I{i}", str(5000 + i), "") for i in range(60)])
+    workspace.mappings("sku", [(f"I{i}", str(5000 + i), "") for i in range(150)])
     workspace.mappings("channel", [("WEB", "checkout", ""), ("WEB", "www", "")])
     workspace.mappings("warehouse", [("WEST", "228", ""), ("MIDWEST", "10", "")])
     workspace.apply()
