@@ -3,8 +3,8 @@
     python -m benchmarks.bench_redshift            # rows/s for 500k rows
     python -m benchmarks.bench_redshift --rss      # also peak RSS at 500k vs 5M rows (flat = paging works)
 
-Starts a throwaway PostgreSQL (tests/pg_server.py) behind the Redshift wire shim
-(tests/pg_shim.py), which runs in its own process so it does not compete for this one's GIL;
+Starts a throwaway PostgreSQL (tether/sandbox/postgres.py) behind the Redshift wire shim
+(tether/sandbox/redshift_wire.py), which runs in its own process so it does not compete for this one's GIL;
 the figures still include its extra loopback hop. PostgreSQL sends text-format rows to this
 driver (real Redshift uses its binary protocol). Skips with a message when no PostgreSQL
 binaries are installed.
@@ -18,11 +18,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from pg_server import (
+from tether.connectors.redshift import RedshiftConnector, RedshiftSettings
+from tether.sandbox.postgres import (
     DATABASE,
     PASSWORD,
     USER,
@@ -31,18 +29,15 @@ from pg_server import (
     create_sales_daily,
 )
 
-from tether.connectors.redshift import RedshiftConnector, RedshiftSettings
-
 ROWS = 500_000
 PAGE_SIZE = 10_000
 
 
 @contextmanager
 def shim_process(upstream_port: int) -> Iterator[int]:
-    """Run tests/pg_shim.py in a child process; yields the port it listens on."""
+    """Run the wire shim in a child process; yields the port it listens on."""
     shim = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve().parent.parent / "tests" / "pg_shim.py"),
-         str(upstream_port)],
+        [sys.executable, "-m", "tether.sandbox.redshift_wire", str(upstream_port)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the PostgreSQL server + Redshift wire shim helpers
 
 BQ_SQL = (
     "SELECT order_date AS date, sku, channel, quantity, revenue, updated_at "
@@ -56,7 +55,7 @@ def make_workspace(
              "credentials": "secrets/wh.sops.yaml", "settings": settings},
             handle,
         )  # fmt: skip
-    # every catalogue SKU of both sources (BigQuery sandbox: 50; tests/pg_server.py: 500), so the
+    # every catalogue SKU of both sources (BigQuery sandbox: 50; tether/sandbox/postgres.py: 500), so the
     # rate is of loaded rows; the BigQuery sandbox's own UNMAPPED-* rows still fail (~6%)
     skus = "\n".join(f"T-{n},SKU-{n:05d}," for n in range(500))
     (root / "mappings" / "skus.csv").write_text(f"sku,external_id,integration\n{skus}\n")
@@ -136,7 +135,8 @@ def bench_bigquery(sizes: list[int]) -> None:
 
 
 def bench_redshift(sizes: list[int]) -> None:
-    from pg_server import (
+    from benchmarks.bench_redshift import fetch_rate, shim_process
+    from tether.sandbox.postgres import (
         DATABASE,
         PASSWORD,
         USER,
@@ -144,8 +144,6 @@ def bench_redshift(sizes: list[int]) -> None:
         PostgresUnavailable,
         create_sales_daily,
     )
-
-    from benchmarks.bench_redshift import fetch_rate, shim_process
 
     server = PostgresServer()
     try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pg_server import (
+
+from tether.sandbox.postgres import (
     DAILY_ROWS,
     DATABASE,
     PASSWORD,
@@ -18,7 +19,7 @@ from pg_server import (
     PostgresUnavailable,
     create_sales_daily,
 )
-from pg_shim import RedshiftWireShim
+from tether.sandbox.redshift_wire import RedshiftWireShim
 
 
 @pytest.fixture(scope="session")

@@ -144,3 +144,42 @@ def test_ledger_classifies_error_keys_across_runs() -> None:
     ]
     states = {e["key"]: e["state"] for e in ledger(history, {"sales_orders": 7})}
     assert states == {"NEW-1": "new", "OLD-1": "persisting", "FIXED": "resolved"}
+
+
+def test_orders_are_routed_by_their_lifecycle() -> None:
+    sale = {**order("o1"), "lifecycle": "sale"}
+    sale["lines"][0]["current_quantity"] = 0
+    refunded = {**order("o2", "no-such-channel"), "lifecycle": "closed",
+                "financial_status": "refunded"}  # fmt: skip
+    pending = {**order("o3"), "lifecycle": "pending", "financial_status": "pending"}
+    legacy = order("o4")  # no lifecycle (other sources): loaded as before
+
+    page = map_page("sales_orders", [sale, refunded, pending, legacy], MAPPINGS)
+
+    statuses = {i.external_id: i.status for i in page.items}
+    assert statuses == {"o1": "success", "o2": "skipped", "o3": "skipped", "o4": "success"}
+    refund_item = next(i for i in page.items if i.external_id == "o2")
+    assert refund_item.error_message == (
+        "Order is refunded: it belongs in neither sales_orders nor pending_sales, "
+        "so it is not kept in sales_order_lines"
+    )
+    orders, lines = page.upserts
+    assert orders.keys == ["o1", "o2", "o3", "o4"]  # all deleted, the loaded ones re-inserted
+    assert [row[0] for row in orders.rows] == ["o1", "o4"]
+    assert [(row[0], row[4], row[-1]) for row in lines.rows] == [("o1", 1, 0), ("o4", 1, 1)]
+    # the paid order leaves pending_sales in the same page
+    (removal,) = page.removals
+    assert (removal.table.name, removal.keys) == ("pending_sales", ["o1"])
+
+    pending_page = map_page("pending_sales", [sale, pending], MAPPINGS)
+    assert [i.status for i in pending_page.items] == ["skipped", "success"]
+    assert [(r.table.name, r.keys) for r in pending_page.removals] == [
+        ("sales_orders", ["o3"]),
+        ("sales_order_lines", ["o3"]),
+    ]
+
+
+def test_an_unknown_lifecycle_is_an_invalid_record() -> None:
+    page = map_page("sales_orders", [{**order("o1"), "lifecycle": "archived"}], MAPPINGS)
+    assert page.items[0].status == "failed"
+    assert "unknown lifecycle 'archived'" in (page.items[0].error_message or "")

@@ -144,7 +144,7 @@ async def test_dashboard_filter_and_needs_attention() -> None:
         await settle(pilot)
         await press(pilot, "a")
         text = flat(app)
-        assert "showing 2" in text and "Brewman UK" not in text
+        assert "showing 3" in text and "Brewman UK" not in text
         await press(pilot, "a", "slash")
         for char in "brew":
             await pilot.press(char)

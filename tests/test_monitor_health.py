@@ -1,82 +1,12 @@
-"""Health indicators and formatting, as pure functions on plain data."""
+"""The monitor's formatting, as pure functions on plain data (health: test_health.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from tether.tui import format as fmt
-from tether.tui.health import assess, summary
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
-
-
-def run(
-    n: int, *, status: str = "success", records: int = 1000, failed: int = 0, took: float = 40.0
-) -> dict[str, Any]:
-    return {
-        "id": n,
-        "domain_type": "sales_orders",
-        "status": status,
-        "records_fetched": records,
-        "failed": failed,
-        "duration_s": took,
-    }
-
-
-def codes(flags: list[Any]) -> list[str]:
-    return [f.code for f in flags]
-
-
-def test_healthy_history_has_no_flags() -> None:
-    history = [run(n) for n in range(6, 0, -1)]  # newest first
-    assert assess(["success"] * 6, history) == []
-    assert summary([]) == "ok"
-
-
-def test_repeated_failures_count_the_trailing_streak() -> None:
-    flags = assess(["success", "failed", "failed", "failed"])
-    assert codes(flags) == ["repeated_failures"]
-    assert flags[0].message == "last 3 executions failed"
-    assert assess(["failed", "success"]) == []
-    assert assess(["failed", "running"]) == []  # one failure then a run in progress
-
-
-def test_rising_failed_count_is_flagged_per_domain_type() -> None:
-    history = [run(4, failed=40), run(3, failed=12), run(2, failed=3), run(1)]
-    flags = assess([], history)
-    assert codes(flags) == ["rising_failures"]
-    assert flags[0].message == "sales_orders: failed items rising 3 → 12 → 40"
-    other = {**run(5, failed=1), "domain_type": "products"}
-    assert codes(assess([], [other, *history])) == ["rising_failures"]
-
-
-def test_sudden_drop_to_zero_records() -> None:
-    history = [run(5, records=0), run(4), run(3), run(2), run(1)]
-    flags = assess([], history)
-    assert codes(flags) == ["records_dropped"]
-    assert flags[0].message == "sales_orders: no records fetched (usually 1,000)"
-    # too little history: not flagged
-    assert assess([], [run(2, records=0), run(1)]) == []
-
-
-def test_duration_far_above_usual() -> None:
-    history = [run(5, took=300.0), run(4), run(3), run(2), run(1)]
-    flags = assess([], history)
-    assert codes(flags) == ["slow"]
-    assert flags[0].message == "sales_orders: took 5m 00s (usually 40s)"
-    assert assess([], [run(5, took=100.0), run(4), run(3), run(2), run(1)]) == []
-
-
-def test_overdue_and_summary() -> None:
-    flags = assess(["failed", "failed"], overdue=True)
-    assert codes(flags) == ["repeated_failures", "overdue"]
-    assert summary(flags) == "failing +1"
-
-
-def test_running_executions_do_not_count() -> None:
-    history = [run(5, status="running", records=0, took=0.0), run(4), run(3), run(2), run(1)]
-    assert assess([], history) == []
 
 
 def test_relative_times_and_durations() -> None:

@@ -26,9 +26,9 @@ async def test_diagnostic_steps_from_dashboard_to_retry() -> None:
         # Step 1: integration status, last and next sync, health.
         text = flat(app)
         assert isinstance(app.screen, DashboardScreen)
-        assert "5 integrations · 2 need attention" in text
-        assert "Shopify US enabled ⚠ failures rising ◐ partial 2h ago in 6h" in text
-        assert "TrackStar warehouses enabled ⚠ failing +1 ✖ failed 20m ago" in text
+        assert "5 integrations · 3 need attention" in text
+        assert "Shopify US enabled ⚠ failures rising +1 ◐ partial 2h ago in 6h" in text
+        assert "TrackStar warehouses enabled ⚠ auth failed ✖ failed 20m ago" in text
         assert "Brewman UK paused" in text and "Redshift finance disabled dry-run" in text
         assert "sales_orders: failed items rising 3 → 12 → 52" in text
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pg_server import DAILY_ROWS, PASSWORD, PostgresServer
 from pydantic import ValidationError
 
 from tether.connectors.base import Page
 from tether.connectors.redshift import RedshiftConnector, RedshiftSettings
 from tether.errors import AuthError, DataError, UnavailableError
+from tether.sandbox.postgres import DAILY_ROWS, PASSWORD, PostgresServer
 
 pytest_plugins = ["redshift_fixtures"]
 

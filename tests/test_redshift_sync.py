@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pg_server import CHANNELS, SKUS, USER, PostgresServer, create_sales_daily
+from tether.sandbox.postgres import CHANNELS, SKUS, USER, PostgresServer, create_sales_daily
 
 pytest_plugins = ["redshift_fixtures"]
 

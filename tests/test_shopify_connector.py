@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tether.connectors.base import Page
+from tether.connectors.base import Page, Window
 from tether.connectors.http import HttpPolicy
 from tether.connectors.shopify import ShopifyConnector, ShopifySettings
 from tether.errors import AuthError, DataError, RateLimitedError, UnavailableError
@@ -76,6 +76,11 @@ def records(pages: list[Page]) -> list[dict[str, Any]]:
     return [r for page in pages for r in page.records]
 
 
+def sales(found: list[dict[str, Any]]) -> list[str]:
+    """The ids of the records the engine loads into sales_orders."""
+    return [r["external_id"] for r in found if r["lifecycle"] == "sale"]
+
+
 def expected_orders(server: ShopifySandbox, statuses: set[str]) -> list[str]:
     s = server.store
     return [
@@ -113,9 +118,11 @@ def test_a_resumed_sync_starts_after_the_last_committed_page(
     resumed = records(list(connect(store, clock, page_size=40).fetch("sales_orders", committed)))
 
     # The resumed run starts at the cursor's record (``updated_at >=`` minus the lookback):
-    # it re-reads at most what the lookback covers and misses nothing.
+    # it re-reads at most what the lookback covers and misses nothing. Incremental syncs fetch
+    # every status (a refund must reach the state); the sales among them are the rest of ``ids``.
     start = ids.index(committed["id"])
-    assert [r["external_id"] for r in resumed] == ids[start:]
+    assert sales(resumed) == ids[start:]
+    assert {r["lifecycle"] for r in resumed} == {"sale", "pending", "closed"}
 
 
 def test_orders_arriving_after_a_sync_come_with_the_next_one(
@@ -126,7 +133,7 @@ def test_orders_arriving_after_a_sync_come_with_the_next_one(
 
     later = records(list(connect(store, clock).fetch("sales_orders", pages[-1].cursor)))
 
-    new = [r["external_id"] for r in later if r["external_id"] != pages[-1].cursor["id"]]  # type: ignore[index]
+    new = [oid for oid in sales(later) if oid != pages[-1].cursor["id"]]  # type: ignore[index]
     assert new == expected_orders(store, PAID)[-len(new) :]
     assert len(new) >= 30  # most of the 40 new orders are paid
 
@@ -211,8 +218,18 @@ def test_throttling_answered_with_http_429_is_waited_out_too(clock: FakeClock) -
     assert clock.slept
 
 
-def test_throttling_past_the_budget_stops_and_the_next_run_resumes(clock: FakeClock) -> None:
+def test_a_sync_making_progress_finishes_however_long_it_waits_in_all(clock: FakeClock) -> None:
+    # Each page waits ~14 s for the bucket (20 points/s); 30 s is the budget without progress.
     with sandbox(clock, restore_rate=20.0) as server:
+        pages = list(connect(server, clock, wait_budget_s=30).fetch("sales_orders", None))
+        assert len(records(pages)) == len(expected_orders(server, PAID))
+    assert sum(clock.slept) > 30 * 3
+    assert max(p.waited_s for p in pages) <= 30
+
+
+def test_throttling_past_the_budget_stops_and_the_next_run_resumes(clock: FakeClock) -> None:
+    # At 5 points/s a page waits ~55 s for the bucket: more than the 30 s without progress.
+    with sandbox(clock, restore_rate=5.0) as server:
         fetched: list[Page] = []
         with pytest.raises(RateLimitedError) as raised:
             for page in connect(server, clock, wait_budget_s=30).fetch("sales_orders", None):
@@ -220,6 +237,7 @@ def test_throttling_past_the_budget_stops_and_the_next_run_resumes(clock: FakeCl
 
         message = raised.value.render()
         assert "Rate limited by Shopify" in message
+        assert "without progress is spent" in message
         assert "resumes where it left off" in message
         assert TOKEN not in message
         assert fetched, "pages before the budget ran out are kept"
@@ -229,7 +247,7 @@ def test_throttling_past_the_budget_stops_and_the_next_run_resumes(clock: FakeCl
             connect(server, clock, wait_budget_s=1e6).fetch("sales_orders", fetched[-1].cursor)
         )
 
-    ids = [r["external_id"] for r in records(fetched)] + [r["external_id"] for r in records(rest)]
+    ids = [r["external_id"] for r in records(fetched)] + sales(records(rest))
     assert list(dict.fromkeys(ids)) == expected_orders(server, PAID)
 
 
@@ -279,12 +297,18 @@ def test_bulk_full_sync_returns_every_order_with_its_lines(
     assert sum(len(r["lines"]) for r in paged) > len(paged)
 
 
-def test_full_resync_uses_bulk_even_with_a_cursor(store: ShopifySandbox, clock: FakeClock) -> None:
+def test_full_resync_refetches_every_order_in_bulk_even_with_a_cursor(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
     cursor = {"updated_at": "2026-02-27T00:00:00Z", "id": "gid://shopify/Order/5000000290"}
+    connector = connect(store, clock, full=True, bulk=True, bulk_delta_orders=100)
 
-    pages = list(connect(store, clock, full=True, bulk=True).fetch("sales_orders", cursor))
+    found = records(list(connector.fetch("sales_orders", cursor)))
 
-    assert len(records(pages)) == len(expected_orders(store, PAID))
+    # every status: a refunded order still in the state from before is routed out of it
+    assert len(found) == store.store.count
+    assert sales(found) == expected_orders(store, PAID)
+    assert connector.last_fetch == "bulk"
     assert store.current_job is not None and store.current_job.status == "COMPLETED"
 
 
@@ -358,7 +382,131 @@ def test_requests_go_to_the_store_url_with_the_search_filter() -> None:
     )
     cursor = {"updated_at": "2026-02-01T10:00:00Z", "id": "gid://shopify/Order/1"}
     assert list(connector.fetch("sales_orders", cursor)) == []
-    assert (
-        b"updated_at:>='2026-02-01T09:55:00Z' AND (financial_status:paid OR "
-        b"financial_status:partially_refunded)" in bodies[0]
+    # an incremental sync asks for every status updated since (lookback included)
+    assert b'"query":"updated_at:>=\'2026-02-01T09:55:00Z\'"' in bodies[0]
+
+
+# -- the order lifecycle, windows and counts ---------------------------------------------------
+
+
+def lifecycle_store(clock: FakeClock, **switches: Any) -> ShopifySandbox:
+    server = sandbox(clock, **switches)
+    server.store.set_clock(lambda: 0.0)  # changes are stamped a second apart after the anchor
+    return server
+
+
+def test_refunds_payments_and_voids_are_fetched_by_the_next_sync(clock: FakeClock) -> None:
+    with lifecycle_store(clock) as server:
+        first = list(connect(server, clock).fetch("sales_orders", None))
+        s = server.store
+        paid = [i for i in range(s.count) if s.status(i) == "PAID"]
+        pending = [i for i in range(s.count) if s.status(i) == "PENDING"]
+        s.refund(paid[0])
+        s.refund_line(paid[1], 0, 1)
+        s.pay(pending[0])
+        s.void(pending[1])
+        s.cancel(paid[3])
+
+        later = records(list(connect(server, clock).fetch("sales_orders", first[-1].cursor)))
+
+    by_id = {r["external_id"]: r for r in later}
+    gid = "gid://shopify/Order/{}".format
+
+    def at(i: int) -> dict[str, Any]:
+        return by_id[gid(5_000_000_000 + i)]
+
+    assert (at(paid[0])["financial_status"], at(paid[0])["lifecycle"]) == ("refunded", "closed")
+    assert {line["current_quantity"] for line in at(paid[0])["lines"]} == {0}
+    partial = at(paid[1])
+    assert partial["lifecycle"] == "sale"
+    assert partial["lines"][0]["current_quantity"] == partial["lines"][0]["quantity"] - 1
+    assert at(pending[0])["lifecycle"] == "sale"
+    assert at(pending[1])["lifecycle"] == "closed"
+    assert at(paid[3])["cancelled_at"] and at(paid[3])["lifecycle"] == "closed"
+
+
+def test_a_window_fetches_every_status_in_it_and_never_moves_the_cursor(clock: FakeClock) -> None:
+    since, until = ANCHOR - timedelta(days=10), ANCHOR - timedelta(days=5)
+    with lifecycle_store(clock) as server:
+        for bulk in (False, True):
+            connector = ShopifyConnector(
+                ShopifySettings(base_url=server.url, bulk=bulk, bulk_delta_orders=10),
+                CREDS,
+                window=Window(since, until),
+                policy=HttpPolicy(sleep=clock.sleep),
+                now=store_now,
+            )
+            pages = list(connector.fetch("sales_orders", {"updated_at": "2026-02-28T00:00:00Z"}))
+            found = records(pages)
+            assert connector.last_fetch == ("bulk" if bulk else "paged")
+            assert all(p.cursor is None for p in pages)
+            stamps = {r["updated_at"] for r in found}
+            assert min(stamps) >= "2026-02-19T00:00:00Z" and max(stamps) < "2026-02-24T00:00:00Z"
+            s = server.store
+            inside = [
+                i
+                for i in range(s.count)
+                if since.timestamp() <= s.updated_epoch(i) < until.timestamp()
+            ]
+            assert len(found) == len(inside)  # every status
+            assert len(sales(found)) == connector.count("sales_orders", Window(since, until))
+
+
+def test_count_is_shopifys_orders_count_of_what_the_state_should_hold(clock: FakeClock) -> None:
+    with lifecycle_store(clock) as server:
+        connector = connect(server, clock)
+        s = server.store
+        assert connector.count("sales_orders", None) == len(expected_orders(server, PAID))
+        assert connector.count("pending_sales", None) == len(
+            expected_orders(server, {"PENDING", "AUTHORIZED", "PARTIALLY_PAID"})
+        )
+        paid = [i for i in range(s.count) if s.status(i) == "PAID"]
+        s.refund(paid[0])
+        s.cancel(paid[1])
+        s.delete(paid[2])
+        assert connector.count("sales_orders", None) == len(expected_orders(server, PAID)) - 3
+        assert connector.count("products", None) is None
+
+
+def test_a_large_delta_runs_in_bulk_a_small_one_pages(clock: FakeClock) -> None:
+    with lifecycle_store(clock, orders=2_000) as server:
+        first = list(connect(server, clock, bulk=True).fetch("sales_orders", None))
+        cursor = first[-1].cursor
+        server.store.busy_day(edited=40, new=20)
+        small = connect(server, clock, bulk=True, bulk_delta_orders=100)
+        few = records(list(small.fetch("sales_orders", cursor)))
+        server.store.busy_day(edited=300, new=300, seed=12)
+        large = connect(server, clock, bulk=True, bulk_delta_orders=100)
+        many = records(list(large.fetch("sales_orders", cursor)))
+
+    assert small.last_fetch == "paged" and large.last_fetch == "bulk"
+    assert len(few) >= 60 and len(many) >= 600  # the lookback re-reads a few more
+    assert len({r["external_id"] for r in many}) == len(many)
+
+
+def test_paging_on_standard_limits_is_paced_by_the_bucket_and_never_throttled(
+    clock: FakeClock,
+) -> None:
+    # Standard plan: 2,000 points, 100/s. 600 orders in ~24 pages of 964 requested points.
+    with sandbox(clock, orders=600, restore_rate=0.0) as server:
+        pages = list(connect(server, clock, wait_budget_s=60).fetch("sales_orders", None))
+        assert len(records(pages)) == len(expected_orders(server, PAID))
+        assert server.throttled == 0
+    assert sum(clock.slept) > 0  # it waited for the bucket instead of hammering it
+
+
+def test_a_window_over_products_never_moves_the_cursor(
+    store: ShopifySandbox, clock: FakeClock
+) -> None:
+    connector = ShopifyConnector(
+        ShopifySettings(base_url=store.url, bulk=False),
+        CREDS,
+        window=Window(ANCHOR - timedelta(days=30)),
+        policy=HttpPolicy(sleep=clock.sleep),
+        now=store_now,
     )
+    pages = list(connector.fetch("products", {"updated_at": "2026-02-28T00:00:00Z", "id": "x"}))
+    products = records(pages)
+    assert products and all(p.cursor is None for p in pages)
+    assert min(p["updated_at"] for p in products) >= "2026-01-30T00:00:00Z"
+    assert len(products) < 53  # only the variants updated in the window

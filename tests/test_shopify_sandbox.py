@@ -154,3 +154,121 @@ def test_search_syntax() -> None:
     assert parse_search("colour:red", known).warnings
     with pytest.raises(SearchSyntaxError):
         parse_search("(financial_status:paid", known)
+
+
+COUNT = (
+    "query($q: String, $limit: Int) { ordersCount(query: $q, limit: $limit) { count precision } }"
+)
+
+
+def test_orders_count_counts_the_search_with_shopifys_limit(server: ShopifySandbox) -> None:
+    store = server.store
+    paid = sum(store.status(i) == "PAID" for i in range(store.count))
+
+    exact = post(server, COUNT, q="financial_status:paid", limit=None).json()["data"]
+    capped = post(server, COUNT, q="financial_status:paid", limit=10).json()["data"]
+    default = post(server, "{ ordersCount { count precision } }").json()["data"]
+
+    assert exact["ordersCount"] == {"count": paid, "precision": "EXACT"}
+    assert capped["ordersCount"] == {"count": 10, "precision": "AT_LEAST"}
+    assert default["ordersCount"] == {"count": 300, "precision": "EXACT"}  # under 10,000
+
+
+def test_plans_serve_their_published_limits() -> None:
+    with serve(Scenario(plan="plus")) as server:
+        body = post(server, ORDERS, first=1, lines=1).json()
+    status = body["extensions"]["cost"]["throttleStatus"]
+    assert (status["maximumAvailable"], status["restoreRate"]) == (20000, 1000)
+    with pytest.raises(ValueError, match="unknown Shopify plan"):
+        Scenario(plan="gold").limits()
+
+
+LIFECYCLE = """
+query($q: String, $after: String) {
+  orders(first: 15, sortKey: UPDATED_AT, query: $q, after: $after) {
+    edges { node { id updatedAt displayFinancialStatus cancelledAt
+      lineItems(first: 10) { edges { node { quantity currentQuantity } } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+def changed_orders(server: ShopifySandbox, since: str) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = post(server, LIFECYCLE, q=f"updated_at:>='{since}'", after=after).json()
+        assert "data" in page, page
+        orders = page["data"]["orders"]
+        seen.extend(edge["node"] for edge in orders["edges"])
+        if not orders["pageInfo"]["hasNextPage"]:
+            return seen
+        after = orders["pageInfo"]["endCursor"]
+
+
+def test_lifecycle_changes_move_orders_to_the_end_of_the_updated_at_order() -> None:
+    # Plus limits: the test reads the store twice over, more than Standard's bucket holds.
+    with serve(Scenario(anchor=datetime(2026, 3, 1, tzinfo=UTC), plan="plus")) as server:
+        check_lifecycle_order(server)
+
+
+def check_lifecycle_order(server: ShopifySandbox) -> None:
+    store = server.store
+    store.set_clock(lambda: 0.0)  # the store's clock stands still: stamps a second apart
+    paid = [i for i in range(store.count) if store.status(i) == "PAID"]
+    pending = [i for i in range(store.count) if store.status(i) == "PENDING"]
+    store.refund(paid[0])
+    store.refund_line(paid[1], 0, 1)
+    store.pay(pending[0])
+    store.void(pending[1])
+    store.delete(paid[2])
+    store.grow(2)
+
+    seen = changed_orders(server, "2026-03-01T00:00:00Z")
+
+    gid = "gid://shopify/Order/{}".format
+    assert [o["id"] for o in seen] == [
+        gid(5_000_000_000 + i) for i in (paid[0], paid[1], pending[0], pending[1], 300, 301)
+    ]
+    assert [o["updatedAt"] for o in seen] == sorted(o["updatedAt"] for o in seen)
+    refunded, partial, now_paid, voided = seen[:4]
+    assert refunded["displayFinancialStatus"] == "REFUNDED"
+    assert {line["node"]["currentQuantity"] for line in refunded["lineItems"]["edges"]} == {0}
+    first = partial["lineItems"]["edges"][0]["node"]
+    assert partial["displayFinancialStatus"] == "PARTIALLY_REFUNDED"
+    assert first["currentQuantity"] == first["quantity"] - 1
+    assert now_paid["displayFinancialStatus"] == "PAID"
+    assert voided["displayFinancialStatus"] == "VOIDED" and voided["cancelledAt"]
+    # the deleted order is gone from every query, the count included
+    everything = changed_orders(server, "2025-01-01T00:00:00Z")
+    assert gid(5_000_000_000 + paid[2]) not in {o["id"] for o in everything}
+    assert len(everything) == 301
+    assert post(server, "{ ordersCount { count } }").json()["data"]["ordersCount"]["count"] == 301
+
+
+def test_shopify_refuses_impossible_transitions(server: ShopifySandbox) -> None:
+    from tether.sandbox.shopify_store import TransitionError
+
+    store = server.store
+    pending = next(i for i in range(store.count) if store.status(i) == "PENDING")
+    with pytest.raises(TransitionError, match="cannot refund"):
+        store.refund(pending)
+    store.pay(pending)
+    with pytest.raises(TransitionError, match="cannot pay"):
+        store.pay(pending)
+
+
+def test_a_living_store_gets_new_and_changed_orders_while_it_runs() -> None:
+    scenario = Scenario(orders=200, live_orders_per_minute=600, live_interval_s=0.05)
+    with serve(scenario) as server:
+        deadline = time.monotonic() + 30
+        while server.live_ticks < 2:
+            assert time.monotonic() < deadline, "the store never changed"
+            time.sleep(0.02)
+        with server.lock:
+            grown, changed = server.store.count - 200, len(server.store.changes)
+    assert grown >= 2 and changed >= 2  # at least one order per tick (600/min x 0.05 s = 0.5)
+    assert server.live is not None
+    server.live.join(timeout=5)
+    assert not server.live.is_alive()  # stopping the server stops the store's life too

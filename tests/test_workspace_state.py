@@ -43,6 +43,29 @@ def test_second_apply_fails_naming_the_holder(workspace: WorkspaceBuilder) -> No
     assert "since 20" in result.stderr
 
 
+def test_a_state_file_held_by_another_program_names_its_pid_and_command(
+    workspace: WorkspaceBuilder,
+) -> None:
+    workspace.integration("shop", "shopify", ["sales_orders"], credentials=CREDS)
+    workspace.apply()
+    # An analyst's DuckDB session on the live file (not Tether: no lock record of its own).
+    code = (
+        "import duckdb, time; con = duckdb.connect(" + repr(str(workspace.state_path)) + ");"
+        "print('open', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, "analyst-session"], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"open"
+        result = run_tether("-w", str(workspace.root), "status")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert result.exit_code == 1
+    assert f"is in use by pid {proc.pid}" in result.stderr
+    assert "analyst-session" in result.stderr, "the holder's command line is named"
+    assert "another process" not in result.stderr
+
+
 def test_unlock_clears_a_dead_holder_only(workspace: WorkspaceBuilder) -> None:
     workspace.integration("shop", "shopify", ["sales_orders"], credentials=CREDS)
     workspace.apply()
@@ -125,7 +148,8 @@ def test_init_scaffolds_a_valid_workspace(tmp_path: Path) -> None:
     target = tmp_path / "acme"
     result = run_tether("init", str(target))
     assert result.exit_code == 0
-    assert "age-keygen" in result.stdout and "sops --encrypt --in-place" in result.stdout
+    next_steps = result.stdout.split("Next, inside it:")[1].split()
+    assert " ".join(next_steps) == "1. tether secrets keygen 2. tether add shopify 3. tether apply"
     assert (target / "mappings" / "skus.csv").read_text() == "sku,external_id,integration\n"
     assert "state/*" in (target / ".gitignore").read_text()
     assert (target / ".sops.yaml").exists()

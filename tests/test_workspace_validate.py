@@ -47,7 +47,7 @@ CASES = [
     ("integrations/shop.yaml", VALID_HEAD + "capabilities: [sales_orders]\nsettings:\n  histroy_days: 3\n",
      "integrations/shop.yaml:6:3: unknown setting 'histroy_days' for shopify", "did you mean 'history_days'?"),
     ("integrations/shop.yaml", "name: Shop\nservice: shopify\ncapabilities: [sales_orders]\ncredentials: secrets/nope.sops.yaml\n",
-     "integrations/shop.yaml:4:14: credentials file 'secrets/nope.sops.yaml' does not exist", "sops --encrypt --in-place"),
+     "integrations/shop.yaml:4:14: credentials file 'secrets/nope.sops.yaml' does not exist", "tether secrets set shop FIELD"),
     ("integrations/Shop-US.yaml", VALID_HEAD + "capabilities: [sales_orders]\n",
      "integrations/Shop-US.yaml:1:1: integration id 'Shop-US' (the file name) must match [a-z0-9_]+", None),
     ("integrations/shop.yaml", "service: shopify\ncapabilities: [sales_orders]\ncredentials: secrets/shop.sops.yaml\n",

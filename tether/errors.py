@@ -110,6 +110,10 @@ class NotFoundError(TetherError):
     pass
 
 
+class UsageError(TetherError):
+    """Options that cannot be read or do not make sense together (a date, an empty window)."""
+
+
 class SecretsError(TetherError):
     pass
 

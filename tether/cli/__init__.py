@@ -45,6 +45,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("tether.cli.monitor_cmd:monitor", "Open the terminal monitor for triage."),
     "sandbox": ("tether.cli.sandbox_cmds:sandbox", "Run the local sandbox servers."),
     "demo": ("tether.cli.demo_cmd:demo", "Run the bundled demo end to end."),
+    "doctor": ("tether.cli.doctor_cmd:doctor", "Diagnose integrations; say what to do next."),
+    "alerts": ("tether.cli.alerts_cmds:alerts", "Alert routes, deliveries; `alerts test`."),
+    "verify": ("tether.cli.verify_cmd:verify", "Compare record counts: source vs state."),
+    "add": ("tether.cli.add_cmd:add", "Set up an integration: its YAML and encrypted secrets."),
+    "secrets": ("tether.cli.secrets_cmds:secrets", "Age keys and encrypted credentials."),
 }
 
 

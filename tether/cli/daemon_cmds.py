@@ -84,6 +84,13 @@ def _print_health(doc: dict[str, Any]) -> None:
         )
     if doc["waiting_count"]:
         out.print(f"  waiting  {doc['waiting_count']} runs due but not started")
+    for retry in (doc.get("retries") or {}).get("pending", []):
+        out.print(
+            f"  retry    {retry['integration']}  attempt {retry.get('attempt')} after run "
+            f"{retry.get('retry_of')}, due {retry['due_at']}"
+        )
+    if doc.get("metrics"):
+        out.print(f"metrics at {doc['metrics']}")
     if doc.get("preloaded"):
         out.print(f"connector modules preloaded: {', '.join(doc['preloaded'])}")
     catch_up = doc["catch_up"]
@@ -94,6 +101,17 @@ def _print_health(doc: dict[str, Any]) -> None:
         )
         for item in catch_up["missed"]:
             out.print(f"  {item['integration']}: {item['action']}")
+    alerts = doc.get("alerts")
+    if alerts is not None:
+        routes = ", ".join(alerts["routes"]) or "none (no alerts.yaml applied)"
+        out.print(
+            f"alerts: routes {routes}; {alerts['delivered']} delivered, {alerts['pending']} "
+            f"pending, {alerts['retried']} retried, {alerts['failed']} failed; "
+            f"{alerts['integrations_flagged']} integrations need attention"
+        )
+        if alerts.get("last_error"):
+            out.print(f"  [red]last delivery failure[/red] {alerts['last_error_at']}: "
+                      f"{alerts['last_error']}")  # fmt: skip
 
 
 def _paused_text(row: dict[str, Any]) -> str:

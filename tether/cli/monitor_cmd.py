@@ -37,4 +37,9 @@ def monitor(ctx: click.Context, refresh_s: float, theme: str | None) -> None:
     where = f"daemon at {ws.socket_path}" if backend.via_daemon else f"state file {ws.state_path}"
     role = getattr(backend, "role", None)
     description = f"{ws.settings.project.name} · {where}" + (f" · {role}" if role else "")
-    MonitorApp(BackendSource(backend, description), refresh_s=refresh_s, theme=theme).run()
+    from tether.tui.setup_source import SetupSource
+
+    setup = SetupSource(connect(ws, local=True))  # `add` writes as you, never via the daemon
+    MonitorApp(
+        BackendSource(backend, description), refresh_s=refresh_s, theme=theme, setup=setup
+    ).run()

@@ -65,6 +65,10 @@ def start_sandboxes(services: list[str], settings: list[str], port_base: int | N
         port = DEMO_PORTS[service] if port_base is None else (port_base and port_base + index)
         try:
             server = module.serve(scenario_for(service, settings), port=port)
+        except ValueError as exc:  # a switch value the sandbox refuses (e.g. an unknown plan)
+            for running in servers:
+                running.stop()
+            raise TetherError(f"The {service} sandbox cannot start: {exc}.") from None
         except OSError as exc:
             for running in servers:
                 running.stop()
@@ -92,12 +96,15 @@ def sandbox() -> None:
     help="Scenario switch, e.g. --set orders=100000, --set shopify.bad_token=true.",
 )
 @click.option(
-    "--port-base", type=int, default=None, help="First port (default: the demo ports 8611-8614)."
+    "--port-base",
+    type=int,
+    default=None,
+    help="First port (default: each service's demo port; 0 for free ports).",
 )
 def serve(services: tuple[str, ...], settings: tuple[str, ...], port_base: int | None) -> None:
     """Run sandbox servers in the foreground until Ctrl-C.
 
-    SERVICES: shopify, bigquery, trackstar, brewman (default: all). The demo workspace's
+    SERVICES: which sandboxes (default: all; an unknown name lists them). The demo workspace's
     integrations point at the default ports through `settings.base_url`.
 
     \b
@@ -113,7 +120,7 @@ def serve(services: tuple[str, ...], settings: tuple[str, ...], port_base: int |
     if unknown:
         raise TetherError(
             f"No sandbox for {', '.join(unknown)}.",
-            hint=f"Sandboxes: {', '.join(SANDBOXES)} (Redshift tests use a real PostgreSQL).",
+            hint=f"Sandboxes: {', '.join(SANDBOXES)}.",
         )
     servers = start_sandboxes(chosen, list(settings), port_base)
     for service, server in zip(chosen, servers, strict=True):

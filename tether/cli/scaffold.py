@@ -25,26 +25,15 @@ admins = ["root"]
 operators = []
 """
 
-SOPS_YAML = """# sops encrypts files under secrets/ for these age recipients (public keys).
+SOPS_YAML = """# sops encrypts files under secrets/ for these age recipients (public keys, age1…).
+# `tether secrets keygen` adds yours (a teammate runs it too, then commits this file).
 creation_rules:
   - path_regex: secrets/.*\\.sops\\.yaml$
-    age: REPLACE_WITH_YOUR_AGE_PUBLIC_KEY   # age1…
+    age: []
 """
 
-EXAMPLE = """# An example integration. Rename the file (its stem is the integration id), fill in, and
-# encrypt secrets/{id}.sops.yaml with sops. `tether services` lists services and capabilities.
-name: Shopify US
-service: shopify
-enabled: false
-dry_run: true
-schedule:
-  cron: "0 0 */6 * * *"      # 6 fields, seconds first
-  timezone: America/New_York # IANA name
-capabilities: [sales_orders, products]
-credentials: secrets/shopify_us.sops.yaml
-settings:
-  history_days: 365
-"""
+NEXT_STEPS = ("tether secrets keygen", "tether add shopify", "tether apply")
+"""What `tether init` says to run next: the whole path to a first sync."""
 
 
 def scaffold(directory: Path, name: str) -> list[Path]:
@@ -59,9 +48,7 @@ def scaffold(directory: Path, name: str) -> list[Path]:
         directory / "tether.toml": TOML.format(name=name),
         directory / ".sops.yaml": SOPS_YAML,
         directory / ".gitignore": "state/*\n!state/.gitkeep\nplan.out\n",
-        directory / "integrations" / "shopify_us.yaml.example": EXAMPLE.replace(
-            "{id}", "shopify_us"
-        ),
+        directory / "integrations" / ".gitkeep": "",
         directory / "secrets" / ".gitkeep": "",
         directory / "state" / ".gitkeep": "",
     }

@@ -47,6 +47,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     An integration whose last sync is older than its schedule implies is flagged OVERDUE
     ("Data not syncing": check it is enabled, its schedule, and its last execution).
+    The Health column and the list under the table are the daemon's health flags (a failed
+    last sync, rejected credentials, repeated rate limiting, unusually low volume, unmapped
+    SKUs, a verify mismatch, …): the same ones the monitor shows and alerts are sent for.
     """
     result = output.backend(ctx).call("status")
     if as_json:
@@ -64,7 +67,7 @@ def print_status(result: dict[str, Any]) -> None:
         return
     table = Table(title=f"Integrations (state serial {result['serial']})", title_justify="left")
     for col in ("Integration", "Service", "State", "Dry run", "Capabilities", "Schedule",
-                "Last sync", "Next sync"):  # fmt: skip
+                "Last sync", "Next sync", "Health"):  # fmt: skip
         table.add_column(col)
     for row in result["integrations"]:
         last = row["last_sync"]
@@ -87,8 +90,28 @@ def print_status(result: dict[str, Any]) -> None:
             last_text,
             (row["next_sync"] and f"{row['next_sync']}\n[dim]{relative(row['next_sync'])}[/dim]")
             or "—",
+            _health_cell(row.get("health") or {}),
         )
     out.print(table)
+    attention = [
+        (row["id"], flag) for row in result["integrations"]
+        for flag in (row.get("health") or {}).get("flags") or []
+    ]  # fmt: skip
+    if attention:
+        from rich.markup import escape
+
+        out.print(f"Needs attention ({len(attention)}):")
+        for ident, flag in attention:
+            style = "red" if flag.get("severity") == "error" else "yellow"
+            out.print(f"  [{style}]⚠[/{style}] {ident}: {escape(str(flag['message']))}")
+
+
+def _health_cell(health: dict[str, Any]) -> str:
+    from rich.markup import escape
+
+    if not health.get("flags"):
+        return "[green]ok[/green]"
+    return f"[red]⚠ {escape(str(health.get('summary')))}[/red]"
 
 
 @click.command()

@@ -81,13 +81,19 @@ _NUMERIC = {
 }
 
 
+def _trigger(e: dict[str, Any]) -> str:
+    """ "retry_after_failure #2" for the second attempt of a run that failed transiently."""
+    attempt = f" #{e['attempt']}" if e.get("attempt") else ""
+    return f"{e['trigger']}{attempt}{' (full)' if e['full_resync'] else ''}"
+
+
 def _executions_table(executions: list[dict[str, Any]], *, compact: bool = False) -> Table:
     """Executions as a table; ``compact`` (after a sync or retry) leaves out what the title says."""
     columns: list[tuple[str, Any]] = [
         ("ID", lambda e: str(e["id"])),
         ("Integration", lambda e: e["integration_id"]),
         ("Domain type", lambda e: e["domain_type"]),
-        ("Trigger", lambda e: e["trigger"] + (" (full)" if e["full_resync"] else "")),
+        ("Trigger", _trigger),
         ("Status", lambda e: _styled(e["status"])),
         ("Dry run", lambda e: "[cyan]DRY RUN[/]" if e["dry_run"] else ""),
         ("Started", lambda e: _when(e["started_at"])),
@@ -195,6 +201,15 @@ class _SyncProgress:
     "(default: the integration's dry_run setting).",
 )
 @click.option("--full", is_flag=True, help="Ignore the saved cursors: a full re-sync.")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Backfill: re-fetch only records from DATE (2026-03-01, an ISO time, or 7d / 12h ago); "
+    "the cursor does not move.",
+)
+@click.option(
+    "--until", metavar="DATE", help="Backfill: end of the window (exclusive; default now)."
+)
 @output.json_option
 @click.pass_context
 def sync(
@@ -203,12 +218,26 @@ def sync(
     capabilities: tuple[str, ...],
     dry_run: bool | None,
     full: bool,
+    since: str | None,
+    until: str | None,
     as_json: bool,
 ) -> None:
     """Run a sync of INTEGRATION now.
 
     A manual sync first re-maps the stored failed items against today's mappings, then fetches
     new data from where the last sync stopped. Exits 1 if any execution failed.
+
+    With --since it is a backfill (trigger "backfill" in `tether executions`): only the window
+    [since, until) is re-fetched — by updated_at (Shopify, TrackStar), by order date (Brewman,
+    warehouse orders) or by the capability's date (sales history, pricing, forecasts) — every
+    record in it is rewritten, and the saved cursor stays where it was, so the next scheduled
+    sync continues as before. Use it after an outage, or for late edits a source filtered by
+    order date never re-sends; check with `tether verify INTEGRATION --since DATE`.
+
+    \b
+    Examples:
+      tether sync brewery --since 2026-03-01 --until 2026-03-08 --dry-run
+      tether sync shopify_us -c sales_orders --since 3d
     """
     backend = output.backend(ctx)
     params: dict[str, Any] = {
@@ -217,6 +246,8 @@ def sync(
         "dry_run": dry_run,
         "full": full,
     }
+    if since is not None or until is not None:
+        params.update(since=since, until=until)
     if not as_json and sys.stderr.isatty():
         with _SyncProgress() as progress:
             result = backend.call("sync", progress=progress, **params)
@@ -246,6 +277,9 @@ def _print_sync(integration: str, result: dict[str, Any]) -> None:
     dry = any(e["dry_run"] for e in executions)
     trigger = executions[0]["trigger"] if executions else "manual"
     full = " (full)" if any(e["full_resync"] for e in executions) else ""
+    window = result.get("window")
+    if window:
+        full = f" of {window['since']} → {window.get('until') or 'now'} (cursor unchanged)"
     title = f"Run {result.get('run_id')} of {integration}: {trigger}{full}" + (
         " [cyan](DRY RUN: nothing saved)[/]" if dry else ""
     )

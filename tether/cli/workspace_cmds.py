@@ -20,30 +20,22 @@ def init(directory: Path, name: str | None) -> None:
     """Create a new workspace in DIRECTORY.
 
     Writes tether.toml, integrations/, mappings/*.csv with headers, secrets/, .sops.yaml and a
-    .gitignore for state/, then prints how to create an age key and encrypt a credentials file.
+    .gitignore for state/. Then three commands lead to a first sync:
+
+    \b
+      tether secrets keygen   your age key, added to .sops.yaml
+      tether add shopify      asks for the integration and its credentials, encrypts them
+      tether apply            reconciles the state; `tether sync ID` runs a sync now
     """
-    from tether.cli.scaffold import scaffold
+    from tether.cli.scaffold import NEXT_STEPS, scaffold
 
     created = scaffold(directory, name or directory.resolve().name)
     out = output.console()
     for path in created:
-        out.print(f"  created {path}")
-    out.print(
-        f"""
-Workspace ready in {directory}. Next:
-
-  1. Create an age key (kept out of git):
-       mkdir -p ~/.config/sops/age && age-keygen -o ~/.config/sops/age/keys.txt
-     (no age-keygen? python -c "import pyrage; i=pyrage.x25519.Identity.generate(); print(i); print('# public key:', i.to_public())")
-  2. Put its public key (age1…) in {directory}/.sops.yaml under creation_rules.age.
-  3. Write credentials and encrypt them in place, e.g. for Shopify:
-       printf 'store_url: acme.myshopify.com\\naccess_token: shpat_…\\n' > {directory}/secrets/shopify_us.sops.yaml
-       sops --encrypt --in-place {directory}/secrets/shopify_us.sops.yaml
-  4. Describe the integration in {directory}/integrations/shopify_us.yaml (see `tether services`).
-  5. tether validate && tether plan && tether apply
-""",
-        markup=False,
-    )
+        out.print(f"  created {path}", markup=False)
+    out.print(f"\nWorkspace ready in {directory}. Next, inside it:\n", markup=False)
+    for number, command in enumerate(NEXT_STEPS, start=1):
+        out.print(f"  {number}. {command}", markup=False)
 
 
 @click.command()

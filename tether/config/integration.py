@@ -16,10 +16,15 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tether.config import yamlpos
-from tether.config.model import DEFAULT_CRON, DEFAULT_TIMEZONE, IntegrationConfig
+from tether.config.model import (
+    DEFAULT_CRON,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_TIMEZONE,
+    IntegrationConfig,
+)
 from tether.errors import Problem
 
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
@@ -32,6 +37,43 @@ class ScheduleModel(BaseModel):
     timezone: str = DEFAULT_TIMEZONE
 
 
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_BACKOFF_S = 24 * 3600.0
+
+
+def parse_duration(text: str) -> float | None:
+    """ "30s", "5m", "1.5h" → seconds; ``None`` when it is not such a duration."""
+    match = DURATION.match(text)
+    if match is None:
+        return None
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+class RetryModel(BaseModel):
+    """``retry: {attempts: 3, backoff: 5m}``: how a scheduled run that failed transiently reruns."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    attempts: int = Field(default=DEFAULT_RETRY_ATTEMPTS, ge=1, le=10)
+    """All attempts, the first one included: 1 turns retries off."""
+    backoff: str = "5m"
+
+    @field_validator("backoff")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        seconds = parse_duration(value)
+        if seconds is None or not 1 <= seconds <= MAX_BACKOFF_S:
+            raise ValueError(
+                f'\'{value}\' is not a duration between 1s and 24h (write "30s", "5m" or "1h")'
+            )
+        return value
+
+    @property
+    def backoff_s(self) -> float:
+        return parse_duration(self.backoff) or 0.0
+
+
 class IntegrationModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -40,6 +82,7 @@ class IntegrationModel(BaseModel):
     enabled: bool = True
     dry_run: bool = False
     schedule: ScheduleModel = Field(default_factory=ScheduleModel)
+    retry: RetryModel = Field(default_factory=RetryModel)
     capabilities: list[str] = Field(min_length=1)
     credentials: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
@@ -130,6 +173,9 @@ class IntegrationChecker:
         self.services = services
         self.read_credentials = read_credentials
         self.problems: list[Problem] = []
+        self.read_other_files = False
+        """Whether the check read files besides the integration and its credentials (a REST
+        spec): its result then depends on them, and the check cache does not keep it."""
         self._doc: Any = None
         self._text = ""
 
@@ -188,13 +234,16 @@ class IntegrationChecker:
 
     def _report_model_errors(self, exc: ValidationError, raw: dict[str, Any]) -> None:
         fields = list(IntegrationModel.model_fields)
-        schedule_fields = list(ScheduleModel.model_fields)
+        nested = {
+            "schedule": list(ScheduleModel.model_fields),
+            "retry": list(RetryModel.model_fields),
+        }
         for err in exc.errors():
             loc = tuple(err["loc"])
             kind = err["type"]
             if kind == "extra_forbidden":
                 key = str(loc[-1])
-                choices = schedule_fields if loc[:1] == ("schedule",) else fields
+                choices = nested.get(str(loc[0]), fields) if len(loc) > 1 else fields
                 self.add(loc, f"unknown key '{key}'", did_you_mean(key, choices))
             elif kind == "missing":
                 self.add(loc[:-1], f"missing required key '{loc[-1]}'")
@@ -261,6 +310,7 @@ class IntegrationChecker:
             try:
                 parsed = service.settings_model.model_validate(model.settings)
                 if isinstance(parsed, WorkspaceSettings) and self.root is not None:
+                    self.read_other_files = True
                     ok = self._load_workspace_files(parsed, model.capabilities) and ok
                 settings = parsed.model_dump(mode="json", exclude_unset=True)
             except ValidationError as exc:
@@ -307,6 +357,8 @@ class IntegrationChecker:
             credentials_ref=model.credentials,
             credentials_fingerprint=fingerprint,
             source_path=self.display,
+            retry_attempts=model.retry.attempts,
+            retry_backoff_s=model.retry.backoff_s,
         )
 
     def _load_workspace_files(self, parsed: WorkspaceSettings, capabilities: list[str]) -> bool:
@@ -327,7 +379,8 @@ class IntegrationChecker:
             self.add(
                 loc,
                 f"credentials file '{ref}' does not exist",
-                f"Create it, then encrypt it: sops --encrypt --in-place {ref}",
+                f"Write it without plaintext on disk, field by field: tether secrets set "
+                f"{self.path.stem} FIELD (or by hand: sops --encrypt --in-place {ref})",
                 at_value=True,
             )
             return False

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tether.errors import ConfigError, Problem, WorkspaceNotFoundError
 
@@ -32,6 +32,23 @@ class DaemonSection(_Section):
     catch_up: Literal["once", "skip"] = "once"
     socket_group: str | None = None
     """Unix group given read/write on the socket (mode 0660) in addition to its owner."""
+    metrics: str | None = None
+    """``HOST:PORT`` of the Prometheus metrics listener (e.g. "127.0.0.1:9464"); off when unset."""
+
+    @field_validator("metrics")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            metrics_address(value)
+        return value
+
+
+def metrics_address(value: str) -> tuple[str, int]:
+    """ "127.0.0.1:9464" → ("127.0.0.1", 9464); port 0 picks a free port (tests)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f'expected "HOST:PORT" such as "127.0.0.1:9464", got {value!r}')
+    return host.strip("[]"), int(port)
 
 
 class SecretsSection(_Section):

@@ -111,3 +111,85 @@ def generate_age_key() -> tuple[str, str]:
 
     identity = pyrage.x25519.Identity.generate()
     return str(identity), str(identity.to_public())
+
+
+def encrypt_values(root: Path, path: Path, values: dict[str, Any]) -> bytes:
+    """Encrypt ``values`` for the recipients ``root/.sops.yaml`` gives ``path``; the ciphertext.
+
+    The plaintext goes to sops on stdin (``--filename-override`` picks the creation rule that
+    would apply to ``path``), never through a file; the caller writes the ciphertext. The output
+    is checked before it is returned: a SOPS document holding exactly these keys, each an
+    ``ENC[...]`` value, so a misbehaving sops can never leave plaintext on disk.
+    """
+    import orjson
+
+    config = root / ".sops.yaml"
+    proc = subprocess.run(
+        [
+            sops_binary(),
+            "--config",
+            str(config),
+            "encrypt",
+            "--filename-override",
+            str(path),
+            "--input-type",
+            "json",
+            "--output-type",
+            "yaml",
+        ],
+        input=orjson.dumps(values),
+        capture_output=True,
+        env=sops_env(None),
+        check=False,
+    )
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise SecretsError(
+            f"sops could not encrypt {path.name}: {reason[-1] if reason else 'sops failed'}",
+            hint=f"Check the creation rules in {config} (`tether secrets keygen` adds your key).",
+        )
+    _check_ciphertext(proc.stdout, list(values), path)
+    return proc.stdout
+
+
+def _check_ciphertext(text: bytes, keys: list[str], path: Path) -> None:
+    from tether.config import yamlpos
+
+    document = yamlpos.load_untyped(text.decode())
+    meta = sops_metadata(document)
+    if meta is None or sorted(encrypted_keys(document)) != sorted(keys):
+        raise SecretsError(f"sops returned something other than an encrypted {path.name}.")
+    for key in keys:
+        if not str(document[key]).startswith("ENC["):
+            raise SecretsError(f"sops left '{key}' unencrypted in {path.name}; nothing written.")
+
+
+def set_value(path: Path, field: str, value: Any, age_key_file: Path | None) -> None:
+    """Replace one field of an encrypted file in place (``sops set --value-stdin``): the value
+    travels on stdin, never on a command line other users can read, and no other field is
+    decrypted to the disk."""
+    import orjson
+
+    proc = subprocess.run(
+        [sops_binary(), "set", "--value-stdin", str(path), orjson.dumps([field]).decode()],
+        input=orjson.dumps(value),
+        capture_output=True,
+        env=sops_env(age_key_file),
+        check=False,
+    )
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise SecretsError(
+            f"Could not update {path.name}: {reason[-1] if reason else 'sops failed'}",
+            hint=f"The age key must be one the file is encrypted for (SOPS_AGE_KEY_FILE or "
+            f"{age_key_file}); `tether secrets check` shows which.",
+        )
+
+
+def file_recipients(document: Any) -> list[str]:
+    """Who can open an encrypted file: its age recipients, and other key kinds by name."""
+    meta = sops_metadata(document) or {}
+    found = [str(entry.get("recipient")) for entry in meta.get("age") or [] if entry]
+    for kind in ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"):
+        found.extend(f"{kind}:{i + 1}" for i, _ in enumerate(meta.get(kind) or []))
+    return found

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from tether.config import yamlpos
+from tether.config.check_cache import CheckCache, FileBytes, mapping_digest
 from tether.config.integration import CredentialsFile, IntegrationChecker, ServiceInfo
 from tether.config.mappings import check_rows, empty_table, read_mapping_file
-from tether.config.model import MAPPING_FILES, DesiredState
+from tether.config.model import MAPPING_FILES, DesiredState, IntegrationConfig
 from tether.config.project import Workspace
 from tether.config.secrets import encrypted_keys, fingerprint, sops_metadata
 from tether.errors import ConfigError, Problem
@@ -94,21 +95,40 @@ def workspace_files(workspace: Workspace) -> list[Path]:
             secrets.add(workspace.resolve(ref.decode(errors="replace")))
     mappings = [root / "mappings" / name for name in MAPPING_FILES.values()]
     specs = sorted((root / "specs").glob("*.y*ml"))
-    return [root / "tether.toml", *integrations, *mappings, *specs, *sorted(secrets)]
+    return [
+        root / "tether.toml", *integrations, *mappings, *specs, root / "alerts.yaml", *sorted(secrets)
+    ]  # fmt: skip
 
 
-def files_digest(workspace: Workspace) -> str:
+def files_digest(workspace: Workspace, files: FileBytes | None = None) -> str:
     """sha256 over the names and bytes of the workspace's files: cheap (no parsing), and any
     edit — even one that changes nothing in the state — makes a saved plan stale."""
+    read = files or FileBytes()
     digest = hashlib.sha256()
     for path in workspace_files(workspace):
         digest.update(str(path).encode())
-        try:
-            digest.update(path.read_bytes())
-        except (FileNotFoundError, IsADirectoryError):
-            digest.update(b"\x00missing")
+        data = read(path)
+        digest.update(b"\x00missing" if data is None else data)
         digest.update(b"\x1e")
     return digest.hexdigest()
+
+
+def _check_mapping_files(
+    present: list[tuple[str, str, Path]], integration_ids: set[str]
+) -> tuple[Any, list[Problem]]:
+    """Parse and check the mapping CSVs: (Arrow table of every row, problems in file order)."""
+    import pyarrow as pa
+
+    problems: list[Problem] = []
+    tables = []
+    for kind, display, path in present:
+        table, found = read_mapping_file(path, display, kind)
+        problems.extend(found)
+        tables.append(table)
+    rows = pa.concat_tables(tables) if tables else empty_table()
+    displays = {kind: display for kind, display, _ in present}
+    problems.extend(check_rows(rows, displays, integration_ids))
+    return rows, problems
 
 
 def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> DesiredState:
@@ -118,12 +138,24 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
     folder = workspace.root / "integrations"
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")] if folder.is_dir() else [])
     read_credentials = credentials_reader(workspace)
+    contents = FileBytes()
+    cache = CheckCache.for_workspace(
+        workspace.state_path.parent, workspace.root, services, contents
+    )
     ids_in_files: set[str] = set()
+    displays_seen: set[str] = set()
     for path in files:
         display = _display(workspace, path)
-        checker = IntegrationChecker(path, display, services, read_credentials, workspace.root)
-        integration = checker.check()
-        problems.extend(checker.problems)
+        displays_seen.add(display)
+
+        def check(
+            reader: Callable[[str], CredentialsFile], path: Path = path, display: str = display
+        ) -> tuple[IntegrationConfig | None, list[Problem], bool]:
+            checker = IntegrationChecker(path, display, services, reader, workspace.root)
+            return checker.check(), checker.problems, not checker.read_other_files
+
+        integration, found = cache.run(display, path, read_credentials, workspace.resolve, check)
+        problems.extend(found)
         ids_in_files.add(path.stem)
         if integration is not None:
             if integration.id in desired.integrations:
@@ -131,20 +163,26 @@ def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> De
                     Problem(display, 1, 1, f"integration id '{integration.id}' is defined twice")
                 )
             desired.integrations[integration.id] = integration
-    tables = []
-    displays: dict[str, str] = {}
+    cache.forget_except(displays_seen)
+    present = []
     for kind, filename in MAPPING_FILES.items():
         path = workspace.root / "mappings" / filename
-        displays[kind] = _display(workspace, path)
         if path.is_file():
-            table, found = read_mapping_file(path, displays[kind], kind)
-            problems.extend(found)
-            tables.append(table)
-    import pyarrow as pa
+            present.append((kind, _display(workspace, path), path))
+    digest = mapping_digest(present, contents)
+    cached = cache.mapping_rows(digest, ids_in_files)
+    if cached is not None:
+        desired.mappings, found = cached
+    else:
+        desired.mappings, found = _check_mapping_files(present, ids_in_files)
+        cache.store_mapping_rows(digest, ids_in_files, desired.mappings, found)
+    cache.save()
+    problems.extend(found)
+    desired.files_digest = files_digest(workspace, contents)
+    from tether.config.alerts import load_alerts
 
-    desired.mappings = pa.concat_tables(tables) if tables else empty_table()
-    desired.files_digest = files_digest(workspace)
-    problems.extend(check_rows(desired.mappings, displays, ids_in_files))
+    desired.alerts, found = load_alerts(workspace, ids_in_files)
+    problems.extend(found)
     if problems:
         raise ConfigError(problems)
     return desired

@@ -140,7 +140,8 @@ class CredentialField:
 class ServiceSettings(BaseModel):
     """Base of every service's ``settings:`` model. Unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    # (attribute docstrings become field descriptions: `tether add` shows them as help)
 
     base_url: str | None = None
     """Override the service endpoint (plain http only to loopback), e.g. for the sandbox."""
@@ -222,4 +223,16 @@ class Countable(Protocol):
     def count(self, capability: str, window: Window | None) -> int | None:
         """How many records ``fetch`` would yield for ``capability`` over ``window`` (all
         history when ``None``); ``None`` when the service offers no way to count it."""
+        ...
+
+
+class Checkable(Protocol):
+    """A connector that can prove, cheaply, that a sync would be let in (``tether doctor``)."""
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """One cheap authenticated call per service (no data is written, no cursor moves).
+
+        Returns what was verified, in a sentence; raises ``AuthError`` when the credentials or
+        the access they grant are not enough, other ``ConnectorError``s as ``fetch`` would.
+        """
         ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -27,14 +27,18 @@ from tether.connectors.base import (
     Page,
     ServiceSettings,
     ServiceSpec,
+    Window,
 )
 from tether.connectors.http import check_base_url
 from tether.connectors.warehouse import (
     WAREHOUSE_CAPABILITIES,
+    WINDOW_COLUMNS,
     WarehouseQuery,
     WarehouseSettings,
     check_columns,
     columns_to_records,
+    count_sql,
+    windowed,
 )
 from tether.errors import (
     AuthError,
@@ -126,12 +130,20 @@ class BigQueryConnector:
     )
 
     def __init__(
-        self, settings: ServiceSettings, credentials: Mapping[str, str], *, full: bool = False
+        self,
+        settings: ServiceSettings,
+        credentials: Mapping[str, str],
+        *,
+        full: bool = False,
+        window: Window | None = None,
     ) -> None:
         assert isinstance(settings, BigQuerySettings)
         self.settings = settings
         self.credentials = credentials
         self.full = full
+        self.window = window
+        """A backfill: only rows whose window column is in it, from the lowest cursor, and
+        pages without a cursor (``warehouse.WINDOW_COLUMNS``)."""
         self._client: bigquery.Client | None = None
 
     # ------------------------------------------------------------------ fetch
@@ -140,18 +152,67 @@ class BigQueryConnector:
         query = self._query(capability)
         client = self.client()
         column = query.cursor_column
-        if column is not None and cursor and not self.full:
+        if column is not None and cursor and not self.full and self.window is None:
             kind: str = str(cursor.get("type") or query.cursor_type)
             start = _cursor_value(kind, cursor.get("value"), capability)
         else:
             kind, start = query.cursor_type, LOWEST[query.cursor_type]
         try:
             pages = self._pages(client, capability, query, kind, start)
-            yield from pages
+            if self.window is None:
+                yield from pages
+            else:
+                yield from (Page(p.records, None, p.raw_count, p.waited_s, p.notes) for p in pages)
         except TetherError:
             raise
         except Exception as exc:
             raise _translate(exc, capability) from exc
+
+    def window_field(self, capability: str) -> str | None:
+        """The record field a window filters on (``warehouse.WINDOW_COLUMNS``)."""
+        return WINDOW_COLUMNS.get(capability)
+
+    def count(self, capability: str, window: Window | None) -> int | None:
+        """``COUNT(*)`` of the distinct records the capability's query yields over ``window``
+        (from the lowest ``@cursor``, as a full sync reads), run as one BigQuery job."""
+        from google.cloud import bigquery
+
+        query = self._query(capability)
+        params = self._window_params(capability, window)
+        if query.cursor_column is not None:
+            kind = query.cursor_type
+            params.append(bigquery.ScalarQueryParameter("cursor", kind, LOWEST[kind]))
+        sql = count_sql(self._sql(capability, query, window), capability, quote_id="`")
+        try:
+            job = self.client().query(
+                sql,
+                job_config=bigquery.QueryJobConfig(query_parameters=params, use_legacy_sql=False),
+                location=self.settings.location,
+                job_retry=None,
+            )
+            rows = list(job.result())
+        except TetherError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, capability) from exc
+        return int(rows[0][0]) if rows else 0
+
+    def _sql(self, capability: str, query: BigQueryQuery, window: Window | None) -> str:
+        if window is None:
+            return query.sql
+        until = None if window.until is None else "@window_until"
+        return windowed(query.sql, capability, "@window_since", until, quote_id="`")
+
+    def _window_params(self, capability: str, window: Window | None) -> list[Any]:
+        """``@window_since`` / ``@window_until`` as TIMESTAMPs, when the query uses them."""
+        from google.cloud import bigquery
+
+        if window is None or capability not in WINDOW_COLUMNS:
+            return []
+        params = [bigquery.ScalarQueryParameter("window_since", "TIMESTAMP", window.since)]
+        if window.until is not None:
+            params.append(bigquery.ScalarQueryParameter("window_until", "TIMESTAMP", window.until))
+        return params
 
     def _pages(
         self,
@@ -166,11 +227,11 @@ class BigQueryConnector:
 
         deadline = self.settings.retry_deadline_s
         retry = DEFAULT_RETRY.with_timeout(deadline)
-        params = []
+        params = self._window_params(capability, self.window)
         if query.cursor_column is not None:
             params.append(bigquery.ScalarQueryParameter("cursor", kind, start))
         job = client.query(
-            query.sql,
+            self._sql(capability, query, self.window),
             job_config=bigquery.QueryJobConfig(query_parameters=params, use_legacy_sql=False),
             location=self.settings.location,
             retry=retry,
@@ -209,6 +270,33 @@ class BigQueryConnector:
             records = columns_to_records(capability, dict(zip(names, columns, strict=True)))
             yield Page(records=records, cursor=page_cursor)
 
+    def check(self, capabilities: Sequence[str]) -> str:
+        """A dry run of each capability's query: credentials, access and SQL, no bytes billed."""
+        from google.cloud import bigquery
+
+        client = self.client()
+        estimated = 0
+        for capability in capabilities:
+            query = self._query(capability)
+            params = []
+            if query.cursor_column is not None:
+                kind = query.cursor_type
+                params.append(bigquery.ScalarQueryParameter("cursor", kind, LOWEST[kind]))
+            config = bigquery.QueryJobConfig(
+                query_parameters=params, use_legacy_sql=False, dry_run=True, use_query_cache=False
+            )
+            try:
+                job = client.query(query.sql, job_config=config, location=self.settings.location)
+            except TetherError:
+                raise
+            except Exception as exc:
+                raise _translate(exc, capability) from exc
+            estimated += int(job.total_bytes_processed or 0)
+        return (
+            f"dry run of {len(capabilities)} queries accepted "
+            f"(a full sync would process about {estimated:,} bytes)"
+        )
+
     def _cursor_index(
         self,
         capability: str,
@@ -241,7 +329,7 @@ class BigQueryConnector:
             raise TetherError(
                 f"{SERVICE}: capability '{capability}' is enabled but has no query.",
                 hint=f"Add settings.queries.{capability} with `sql:` and `cursor_column:` to the "
-                "integration file (see the BigQuery section of the README).",
+                "integration file (see docs/bigquery.md).",
             )
         return query
 

@@ -20,7 +20,7 @@ this one after a crash — starts exactly there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -33,6 +33,7 @@ from tether.connectors.base import (
     Page,
     ServiceSettings,
     ServiceSpec,
+    Window,
     capabilities,
 )
 from tether.connectors.http import HttpPolicy, check_base_url, json_body, make_client, send
@@ -153,10 +154,14 @@ class BrewmanConnector:
         policy: HttpPolicy | None = None,
         client: httpx.Client | None = None,
         now: Callable[[], datetime] | None = None,
+        window: Window | None = None,
     ) -> None:
         assert isinstance(settings, BrewmanSettings)
         self.settings = settings
         self.full = full
+        self.window = window
+        """A backfill: orders *placed* in the window (Brewman filters by order date only), in
+        pages without a cursor; products and stock are snapshots and read whole anyway."""
         self.now = now or (lambda: datetime.now(UTC))
         self.policy = policy or HttpPolicy(wait_budget_s=settings.wait_budget_s)
         self.missing = [f for f in ("api_token", "tenant_id") if not credentials.get(f)]
@@ -187,11 +192,49 @@ class BrewmanConnector:
 
     # -- sales_orders ---------------------------------------------------------------------------
 
+    def window_field(self, capability: str) -> str | None:
+        """Orders are windowed by the date they were placed (``createdAt``): the only date
+        Brewman's order filter knows, which is why an incremental run misses late edits."""
+        return "ordered_at" if capability == "sales_orders" else None
+
+    def count(self, capability: str, window: Window | None) -> int | None:
+        """What Brewman says it holds: ``matchingCount`` of one order query over the window
+        (``maximumResults: 1``, so no orders are sent); the product catalogue's
+        ``matchingCount``; stock rows as a sync makes them (the stock call has no count)."""
+        if self.missing:
+            raise AuthError(
+                f"Brewman credentials lack {', '.join(self.missing)}.",
+                hint="Add the field(s) to the integration's SOPS file (sops edit) and apply.",
+            )
+        if capability == "sales_orders":
+            start, stop = self._bounds(window)
+            _, matching = self._order_window(start, stop, 1)
+            return matching
+        if capability == "products":
+            body = self._post(ITEMS, {"mainPurposes": ["Product"], "maximumResults": 1})
+            results = body.get("results")
+            if not isinstance(results, dict) or "matchingCount" not in results:
+                raise _malformed(ITEMS, body, "'results.matchingCount'")
+            return int(results["matchingCount"] or 0)
+        if capability == "warehouse_inventory":
+            return sum(len(page.records) for page in self._inventory())
+        return None
+
+    def _bounds(self, window: Window | None) -> tuple[datetime, datetime]:
+        """``[since, until)`` of a window; without one, the history a first sync reads."""
+        now = self.now().astimezone(UTC).replace(microsecond=0)
+        if window is None:
+            return now - timedelta(days=self.settings.history_days), now
+        until = now if window.until is None else window.until.astimezone(UTC)
+        return window.since.astimezone(UTC), until
+
     def _windows(self, cursor: Cursor | None) -> OrderWindows:
         settings = self.settings
         now = self.now().astimezone(UTC).replace(microsecond=0)
         resume = _parse(cursor.get("window_end")) if cursor else None
-        if resume is None:
+        if self.window is not None:
+            start, now = self._bounds(self.window)
+        elif resume is None:
             start = now - timedelta(days=settings.history_days)
         else:
             start = resume - timedelta(days=settings.lookback_days)
@@ -199,7 +242,7 @@ class BrewmanConnector:
         return OrderWindows(start, now, size, size, timedelta(minutes=settings.min_window_minutes))
 
     def _orders(self, cursor: Cursor | None) -> Iterator[Page]:
-        windows = self._windows(cursor)
+        windows = self._windows(None if self.window is not None else cursor)
         limit = self.settings.maximum_results
         while not windows.done():
             start, end = windows.current()
@@ -223,7 +266,7 @@ class BrewmanConnector:
             windows.advance()
             yield Page(
                 records=records,
-                cursor={"window_end": _iso(end)},
+                cursor=None if self.window is not None else {"window_end": _iso(end)},
                 raw_count=len(orders),
                 waited_s=self.policy.take_waited(),
             )
@@ -306,6 +349,13 @@ class BrewmanConnector:
             waited_s=self.policy.take_waited(),
             notes=notes,
         )
+
+    # -- doctor -----------------------------------------------------------------------------------
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """One product lookup capped at one result: the token and the tenant are accepted."""
+        self._post(ITEMS, {"mainPurposes": ["Product"], "maximumResults": 1})
+        return f"API token accepted for the tenant (POST {ITEMS} with maximumResults 1)"
 
     # -- transport --------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -29,13 +29,17 @@ from tether.connectors.base import (
     Page,
     ServiceSettings,
     ServiceSpec,
+    Window,
 )
 from tether.connectors.warehouse import (
     WAREHOUSE_CAPABILITIES,
+    WINDOW_COLUMNS,
     WarehouseQuery,
     WarehouseSettings,
     check_columns,
     columns_to_records,
+    count_sql,
+    windowed,
 )
 from tether.errors import AuthError, ConnectorError, DataError, UnavailableError
 
@@ -149,11 +153,19 @@ class RedshiftConnector:
     )
 
     def __init__(
-        self, settings: ServiceSettings, credentials: Mapping[str, str], *, full: bool = False
+        self,
+        settings: ServiceSettings,
+        credentials: Mapping[str, str],
+        *,
+        full: bool = False,
+        window: Window | None = None,
     ) -> None:
         assert isinstance(settings, RedshiftSettings)
         self.settings = settings
         self.full = full
+        self.window = window
+        """A backfill: only rows whose window column is in it, from the lowest cursor, and
+        pages without a cursor (``warehouse.WINDOW_COLUMNS``)."""
         self._credentials = dict(credentials)
         self._connection: Any = None
         port = str(credentials.get("port", "")).strip()
@@ -166,6 +178,47 @@ class RedshiftConnector:
         self.where = f"Redshift {credentials.get('host')}:{self.port}/{credentials.get('database')}"
 
     def fetch(self, capability: str, cursor: Cursor | None) -> Iterator[Page]:
+        query = self._query(capability)
+        if self.full or (cursor or {}).get("column") != query.cursor_column:
+            cursor = None  # first sync, full re-sync, or the cursor column was changed
+        if self.window is not None:
+            cursor = None  # a backfill reads its window from the lowest cursor
+        self._connection = self._connect()
+        try:
+            pages = self._pages(capability, query, cursor)
+            if self.window is None:
+                yield from pages
+            else:
+                yield from (Page(p.records, None, p.raw_count, p.waited_s, p.notes) for p in pages)
+        finally:
+            self.close()
+
+    def window_field(self, capability: str) -> str | None:
+        """The record field a window filters on (``warehouse.WINDOW_COLUMNS``)."""
+        return WINDOW_COLUMNS.get(capability)
+
+    def count(self, capability: str, window: Window | None) -> int | None:
+        """``COUNT(*)`` of the distinct records the capability's query yields over ``window``,
+        from the lowest cursor (as a full sync reads), in one read-only statement."""
+        query = self._query(capability)
+        sql, params = self._windowed(capability, query, window)
+        self._connection = self._connect()
+        try:
+            db = self._connection.cursor()
+            db.paramstyle = "pyformat"
+            column = query.cursor_column
+            if column is not None:
+                self._run(db, f"SELECT * FROM ({sql}\n) AS tether_query LIMIT 0", params)
+                described = {str(d[0]): int(d[1]) for d in db.description or ()}
+                if column in described:
+                    params["cursor"] = self._minimum(capability, column, described[column])
+            self._run(db, count_sql(sql, capability), params)
+            row = db.fetchone()
+        finally:
+            self.close()
+        return int(row[0]) if row else 0
+
+    def _query(self, capability: str) -> WarehouseQuery:
         query = self.settings.queries.get(capability)
         if query is None:
             raise DataError(
@@ -180,13 +233,45 @@ class RedshiftConnector:
                     hint=f"Write e.g. 'WHERE updated_at > {CURSOR_PLACEHOLDER}' in "
                     f"settings.queries.{capability}.sql.",
                 )
-        if self.full or (cursor or {}).get("column") != query.cursor_column:
-            cursor = None  # first sync, full re-sync, or the cursor column was changed
+        return query
+
+    def _windowed(
+        self, capability: str, query: WarehouseQuery, window: Window | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The query (without its trailing ``;``) restricted to ``window``, and its parameters."""
+        sql = query.sql.strip().rstrip(";")
+        params: dict[str, Any] = {"cursor": None}
+        if window is None or capability not in WINDOW_COLUMNS:
+            return sql, params
+        until = None if window.until is None else "%(window_until)s"
+        params["window_since"] = _naive_utc(window.since)
+        if window.until is not None:
+            params["window_until"] = _naive_utc(window.until)
+        return windowed(sql, capability, "%(window_since)s", until), params
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """Log in, and describe each capability's query with ``LIMIT 0`` (no row is read)."""
         self._connection = self._connect()
         try:
-            yield from self._pages(capability, query, cursor)
+            db = self._connection.cursor()
+            db.paramstyle = "pyformat"
+            for capability in capabilities:
+                query = self.settings.queries.get(capability)
+                if query is None:
+                    raise DataError(
+                        f"Redshift capability {capability} has no query.",
+                        hint=f"Add settings.queries.{capability}.sql to the integration.",
+                    )
+                sql = query.sql.strip().rstrip(";")
+                self._run(db, f"SELECT * FROM ({sql}\n) AS tether_query LIMIT 0", {"cursor": None})
+                self._describe(
+                    [(str(d[0]), int(d[1])) for d in db.description or ()],
+                    capability,
+                    query.cursor_column,
+                )
         finally:
             self.close()
+        return f"login accepted; {len(capabilities)} queries described with LIMIT 0"
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -220,13 +305,13 @@ class RedshiftConnector:
     def _pages(
         self, capability: str, query: WarehouseQuery, cursor: Cursor | None
     ) -> Iterator[Page]:
-        sql = query.sql.strip().rstrip(";")
+        sql, params = self._windowed(capability, query, self.window)
         column = query.cursor_column
         db = self._connection.cursor()
         db.paramstyle = "pyformat"
         # Describe the query (no rows): its columns are checked before any row is read, and the
         # cursor column's type gives a first sync its starting value.
-        self._run(db, f"SELECT * FROM ({sql}\n) AS tether_query LIMIT 0", {"cursor": None})
+        self._run(db, f"SELECT * FROM ({sql}\n) AS tether_query LIMIT 0", params)
         described = [(str(d[0]), int(d[1])) for d in db.description or ()]
         names, cursor_index = self._describe(described, capability, column)
         value = None if cursor is None else cursor.get("value")
@@ -235,7 +320,7 @@ class RedshiftConnector:
         self._run(
             db,
             f"DECLARE {_SERVER_CURSOR} NO SCROLL CURSOR FOR {_select(sql, described, column)}",
-            {"cursor": value},
+            {**params, "cursor": value},
         )
         size = self.settings.page_size
         parsers = [_TEXT_PARSERS.get(oid) for _, oid in described]
@@ -328,6 +413,13 @@ class RedshiftConnector:
             f"{text} while {doing}.",
             hint="Fix the SQL in settings.queries, or check the database name in the credentials.",
         )
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    """A window bound as the server compares it: UTC, without a zone (``CAST(… AS TIMESTAMP)``)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def quote_identifier(name: str) -> str:

@@ -25,6 +25,8 @@ BUILTIN = {
     "woocommerce": "tether.connectors.woocommerce:WooCommerceConnector",
     "bigcommerce": "tether.connectors.bigcommerce:BigCommerceConnector",
     "shipbob": "tether.connectors.shipbob:ShipBobConnector",
+    "amazon": "tether.connectors.amazon:AmazonConnector",
+    "netsuite": "tether.connectors.netsuite:NetSuiteConnector",
 }
 
 

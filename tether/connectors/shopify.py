@@ -3,26 +3,38 @@
 * ``sales_orders``: orders whose financial status is paid or partially refunded (by design, as the
   troubleshooting guide says), sorted by ``UPDATED_AT``.
 * ``pending_sales``: orders not yet paid: ``pending``, ``authorized`` or ``partially_paid``.
+
+The order lifecycle: a first sync fetches only the orders of its capability; every later sync
+(incremental, ``--full``, a ``Window``) fetches *every* order updated since, whatever its status,
+and tags each record with ``lifecycle`` (``sale``, ``pending`` or ``closed``: refunded, voided,
+expired or cancelled), which the engine routes: into the capability's tables, out of the other
+order table, or out of both (``docs/shopify.md``). Lines carry the ordered ``quantity`` and
+Shopify's ``currentQuantity`` (after refunds, removals and edits) as ``current_quantity``.
 * ``products``: product variants (one record per variant, keyed by the variant id).
 * ``channels``: the ``channels`` query (deprecated by Shopify in favour of ``publications``, but
   still the one that returns the channel *handles* orders carry in
   ``channelInformation.channelDefinition.handle``); a full snapshot on every sync.
 
-Incremental syncs page with ``orders(first:, after:, query: "updated_at:>='…' AND (…)")``; the
-cursor is ``{"updated_at", "id"}`` of the last record of each page, and the next run starts
+Incremental syncs first count the delta (``ordersCount``, 2 points). A delta of at least
+``bulk_delta_orders`` goes through a Bulk Operation (the same JSONL path as a full sync: it costs
+no query points, so Standard's 100 points/s do not matter); a smaller one pages with
+``orders(first:, after:, query: "updated_at:>='…'")``. The cursor is ``{"updated_at", "id"}`` of
+the last record of each page (both paths sort by ``UPDATED_AT``), and the next run starts
 ``lookback_s`` before it so records committed late by Shopify are not missed (re-fetched records
 are unchanged and the engine skips them). Pages are sized so the requested cost stays under the
-1,000-point cap (halved on ``MAX_COST_EXCEEDED``). Throttling waits for the bucket to refill
-within ``wait_budget_s``, then stops with ``RateLimitedError``: pages already yielded stay
-committed and the next sync resumes from them. Full syncs (no cursor, or ``full=True``) use a
-Bulk Operation when ``bulk`` is on: run, poll, and stream the JSONL result.
+1,000-point cap (halved on ``MAX_COST_EXCEEDED``) and sent when ``throttleStatus`` says the
+bucket can pay for them, so THROTTLED answers are rare. ``wait_budget_s`` bounds the waiting
+*without progress* (since the last page): a sync that keeps yielding pages finishes however long
+it waits in all; one that stalls stops with ``RateLimitedError``, its pages committed, and the
+next sync resumes from them. Full syncs (no cursor, or ``full=True``) use a Bulk Operation when
+``bulk`` is on: run, poll, and stream the JSONL result.
 """
 
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,6 +48,7 @@ from tether.connectors.base import (
     Page,
     ServiceSettings,
     ServiceSpec,
+    Window,
     capabilities,
 )
 from tether.connectors.http import HttpPolicy, check_base_url, json_body, make_client, send
@@ -60,12 +73,23 @@ STATUS_FILTERS = {
     ),
 }
 
+LIFECYCLE = {
+    "paid": "sale",
+    "partially_refunded": "sale",
+    "pending": "pending",
+    "authorized": "pending",
+    "partially_paid": "pending",
+}
+"""Financial status -> where the order belongs; any other status (refunded, voided, expired) and
+any cancelled order is ``closed``: in neither table."""
+NOT_CANCELLED = "-status:cancelled"
+
 _ORDER_FIELDS = """
-  id name createdAt updatedAt displayFinancialStatus currencyCode sourceName
+  id name createdAt updatedAt cancelledAt displayFinancialStatus currencyCode sourceName
   totalPriceSet { shopMoney { amount currencyCode } }
   channelInformation { channelDefinition { handle channelName } }
 """
-_LINE_FIELDS = "id sku quantity originalUnitPriceSet { shopMoney { amount } }"
+_LINE_FIELDS = "id sku quantity currentQuantity originalUnitPriceSet { shopMoney { amount } }"
 
 ORDERS_QUERY = f"""
 query Orders($first: Int!, $after: String, $query: String!, $lines: Int!) {{
@@ -124,6 +148,12 @@ query BulkStatus($id: ID!) {
 
 CURRENT_BULK = "{ currentBulkOperation { id status } }"
 
+ORDERS_COUNT = """
+query OrdersCount($query: String!, $limit: Int) {
+  ordersCount(query: $query, limit: $limit) { count precision }
+}
+"""
+
 VARIANTS_QUERY = """
 query Variants($first: Int!, $after: String, $query: String) {
   productVariants(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
@@ -143,6 +173,26 @@ query Channels($after: String) {
 """
 
 
+INSTALLATION_QUERY = "{ currentAppInstallation { accessScopes { handle } } }"
+CAPABILITY_SCOPES = {
+    "sales_orders": "read_orders",
+    "pending_sales": "read_orders",
+    "products": "read_products",
+    "channels": "read_publications",
+}
+ALL_ORDERS_AFTER_DAYS = 60
+"""Without ``read_all_orders`` Shopify serves only the last 60 days of orders."""
+
+
+def required_scopes(capabilities: Sequence[str], history_days: int) -> list[str]:
+    """The access scopes a sync of ``capabilities`` needs, in a stable order."""
+    needed = [CAPABILITY_SCOPES[c] for c in capabilities if c in CAPABILITY_SCOPES]
+    orders = any(c in ("sales_orders", "pending_sales") for c in capabilities)
+    if orders and history_days > ALL_ORDERS_AFTER_DAYS:
+        needed.append("read_all_orders")
+    return list(dict.fromkeys(needed))
+
+
 class ShopifySettings(ServiceSettings):
     history_days: int = Field(default=365, ge=1, le=3650)
     """How far back the first (full) sync reaches."""
@@ -152,10 +202,16 @@ class ShopifySettings(ServiceSettings):
     """Line items fetched with each order (more are fetched per order when an order has more).
     Each line adds 3 to an order's query cost, so this decides how many orders fit in a page."""
     bulk: bool = True
-    """Use the Bulk Operations API for full syncs."""
+    """Use the Bulk Operations API for full syncs and large deltas."""
+    bulk_delta_orders: int = Field(default=100, ge=1)
+    """An incremental sync whose delta (``ordersCount``) has at least this many orders runs a
+    bulk operation instead of paging: on Standard limits paging moves ~10 orders/s once the
+    2,000-point bucket's reserve (~70 orders) is spent, a bulk operation thousands (measured:
+    251 orders paged in 23.4 s, in bulk 0.07 s; docs/shopify.md)."""
     api_version: str = "2025-10"
     wait_budget_s: float = Field(default=60.0, ge=0)
-    """Seconds one sync may wait on throttling before stopping and resuming next run."""
+    """Seconds one sync may wait on throttling *without progress* (since its last page) before
+    stopping and resuming next run. Waiting that ends in a page does not count."""
     lookback_s: int = Field(default=300, ge=0, le=86_400)
     """Incremental syncs start this many seconds before the cursor (records committed late)."""
     bulk_timeout_s: float = Field(default=3600.0, gt=0)
@@ -197,6 +253,7 @@ def _line_record(node: Mapping[str, Any]) -> dict[str, Any]:
         "external_id": node["id"],
         "sku": node.get("sku") or None,
         "quantity": node.get("quantity"),
+        "current_quantity": node.get("currentQuantity"),
         "unit_price": _amount(node.get("originalUnitPriceSet")),
         "warehouse": None,
     }
@@ -209,6 +266,8 @@ def order_record(node: Mapping[str, Any], lines: list[dict[str, Any]]) -> dict[s
     except (KeyError, TypeError):
         channel = None
     status = node.get("displayFinancialStatus")
+    financial = status.lower() if isinstance(status, str) else None
+    cancelled = node.get("cancelledAt")
     return {
         "external_id": node["id"],
         "order_number": node.get("name"),
@@ -216,8 +275,10 @@ def order_record(node: Mapping[str, Any], lines: list[dict[str, Any]]) -> dict[s
         "ordered_at": node.get("createdAt"),
         "updated_at": node.get("updatedAt"),
         "currency": node.get("currencyCode"),
-        "financial_status": status.lower() if isinstance(status, str) else None,
+        "financial_status": financial,
         "total": _amount(node.get("totalPriceSet")),
+        "cancelled_at": cancelled,
+        "lifecycle": "closed" if cancelled else LIFECYCLE.get(financial or "", "closed"),
         "lines": lines,
     }
 
@@ -263,6 +324,7 @@ class ShopifyConnector:
         credentials: Mapping[str, str],
         *,
         full: bool = False,
+        window: Window | None = None,
         policy: HttpPolicy | None = None,
         client: httpx.Client | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -270,6 +332,7 @@ class ShopifyConnector:
         assert isinstance(settings, ShopifySettings)
         self.settings = settings
         self.full = full
+        self.window = window
         self.now = now
         self.policy = policy or HttpPolicy(wait_budget_s=settings.wait_budget_s)
         store = (credentials.get("store_url") or "").strip()
@@ -290,6 +353,10 @@ class ShopifyConnector:
         self.downloads = make_client("", {}, self.policy)
         self.available: float | None = None
         self.restore_rate = 50.0
+        self.waited_at_progress = 0.0
+        """``policy.waited_s`` when the last page was yielded (the budget counts from there)."""
+        self.last_fetch: str | None = None
+        """How the last order fetch ran: ``bulk`` or ``paged`` (shown in tests and benchmarks)."""
 
     def close(self) -> None:
         self.client.close()
@@ -299,9 +366,7 @@ class ShopifyConnector:
 
     def fetch(self, capability: str, cursor: Cursor | None) -> Iterator[Page]:
         if capability in STATUS_FILTERS:
-            if (cursor is None or self.full) and self.settings.bulk:
-                return self._bulk_orders(capability)
-            return self._orders(capability, None if self.full else cursor)
+            return self._fetch_orders(capability, cursor)
         if capability == "products":
             return self._variants(None if self.full else cursor)
         if capability == "channels":
@@ -310,6 +375,48 @@ class ShopifyConnector:
             f"Shopify does not offer the '{capability}' capability.",
             hint=f"Shopify offers: {', '.join(self.spec.capability_names())}.",
         )
+
+    def count(self, capability: str, window: Window | None) -> int | None:
+        """Orders of ``capability`` Shopify holds over ``window`` (the history a full sync
+        reaches when ``None``): ``ordersCount`` with the fetch's search, its status filter, and
+        cancelled orders left out, exactly what the state holds when it is complete."""
+        if capability not in STATUS_FILTERS:
+            return None
+        search = f"{self._range(window)} AND ({STATUS_FILTERS[capability]}) AND {NOT_CANCELLED}"
+        data = self._graphql(ORDERS_COUNT, {"query": search, "limit": None}, 2)
+        return int(data["ordersCount"]["count"])
+
+    def _fetch_orders(self, capability: str, cursor: Cursor | None) -> Iterator[Page]:
+        if self.window is not None:
+            search = self._range(self.window)  # every status: the window's changes are routed
+            return self._orders_by_size(capability, search, keep_cursor=False)
+        if cursor is None and not self.full:
+            # A first sync: nothing is stored yet, so only the capability's own orders matter.
+            search = self._search(capability, None)
+            if self.settings.bulk:
+                return self._bulk_orders(search)
+            return self._orders(search)
+        since = self._since(None if self.full else cursor)
+        return self._orders_by_size(capability, f"updated_at:>='{_iso(since)}'")
+
+    def _orders_by_size(
+        self, capability: str, search: str, *, keep_cursor: bool = True
+    ) -> Iterator[Page]:
+        """Every order updated in ``search``'s range: bulk if the delta is large, else paged."""
+        if self.settings.bulk:
+            limit = self.settings.bulk_delta_orders
+            data = self._graphql(ORDERS_COUNT, {"query": search, "limit": limit}, 2)
+            if int(data["ordersCount"]["count"]) >= limit:
+                return self._bulk_orders(search, keep_cursor=keep_cursor)
+        return self._orders(search, keep_cursor=keep_cursor)
+
+    def _range(self, window: Window | None) -> str:
+        if window is None:
+            return f"updated_at:>='{_iso(self.now() - timedelta(days=self.settings.history_days))}'"
+        search = f"updated_at:>='{_iso(window.since)}'"
+        if window.until is not None:
+            search += f" AND updated_at:<'{_iso(window.until)}'"
+        return search
 
     def _since(self, cursor: Cursor | None) -> datetime:
         if cursor and cursor.get("updated_at"):
@@ -325,12 +432,13 @@ class ShopifyConnector:
         per_order = ORDER_COST_BASE + 3 * self.settings.lines_per_order
         return max(1, min(self.settings.page_size, (MAX_QUERY_COST - 2) // per_order))
 
-    def _orders(self, capability: str, cursor: Cursor | None) -> Iterator[Page]:
+    def _orders(self, search: str, *, keep_cursor: bool = True) -> Iterator[Page]:
+        self.last_fetch = "paged"
         lines = self.settings.lines_per_order
         variables: dict[str, Any] = {
             "first": self.orders_per_page(),
             "after": None,
-            "query": self._search(capability, cursor),
+            "query": search,
             "lines": lines,
         }
         while True:
@@ -351,10 +459,16 @@ class ShopifyConnector:
                 for node in (edge["node"] for edge in connection["edges"])
             ]
             if records:
-                yield Page(records, _cursor_of(records[-1]), waited_s=self.policy.take_waited())
+                cursor = _cursor_of(records[-1]) if keep_cursor else None
+                yield self._page(records, cursor)
             if not connection["pageInfo"]["hasNextPage"]:
                 return
             variables["after"] = connection["pageInfo"]["endCursor"]
+
+    def _page(self, records: list[dict[str, Any]], cursor: Cursor | None) -> Page:
+        """A page, and progress: the waiting budget counts again from here."""
+        self.waited_at_progress = self.policy.waited_s
+        return Page(records, cursor, waited_s=self.policy.take_waited())
 
     def _order_lines(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
         connection = node["lineItems"]
@@ -370,17 +484,16 @@ class ShopifyConnector:
 
     def _variants(self, cursor: Cursor | None) -> Iterator[Page]:
         since = self._since(cursor) if cursor else None
-        variables: dict[str, Any] = {
-            "first": 250,
-            "after": None,
-            "query": f"updated_at:>='{_iso(since)}'" if since else None,
-        }
+        search = f"updated_at:>='{_iso(since)}'" if since else None
+        if self.window is not None:
+            search = self._range(self.window)
+        variables: dict[str, Any] = {"first": 250, "after": None, "query": search}
         while True:
             data = self._graphql(VARIANTS_QUERY, variables, 2 + 250 * 2)
             connection = data["productVariants"]
             records = [self._product(edge["node"]) for edge in connection["edges"]]
             if records:
-                yield Page(records, _cursor_of(records[-1]), waited_s=self.policy.take_waited())
+                yield self._page(records, None if self.window else _cursor_of(records[-1]))
             if not connection["pageInfo"]["hasNextPage"]:
                 return
             variables["after"] = connection["pageInfo"]["endCursor"]
@@ -411,20 +524,24 @@ class ShopifyConnector:
                 {"external_id": edge["node"]["handle"], "name": edge["node"]["name"]}
                 for edge in connection["edges"]
             ]
-            yield Page(records, None, waited_s=self.policy.take_waited())
+            yield self._page(records, None)
             if not connection["pageInfo"]["hasNextPage"]:
                 return
             after = connection["pageInfo"]["endCursor"]
 
     # -- bulk operations ---------------------------------------------------------------------
 
-    def _bulk_orders(self, capability: str) -> Iterator[Page]:
-        search = self._search(capability, None).replace('"', '\\"')
-        query = BULK_ORDERS_QUERY.format(search=search, order=_ORDER_FIELDS, line=_LINE_FIELDS)
+    def _bulk_orders(self, search: str, *, keep_cursor: bool = True) -> Iterator[Page]:
+        self.last_fetch = "bulk"
+        query = BULK_ORDERS_QUERY.format(
+            search=search.replace('"', '\\"'), order=_ORDER_FIELDS, line=_LINE_FIELDS
+        )
         operation = self._start_bulk(query)
         url = self._await_bulk(operation)
         if url:
-            yield from self._read_bulk(url)
+            for page in self._read_bulk(url):
+                self.waited_at_progress = self.policy.waited_s
+                yield page if keep_cursor else Page(page.records, None)
 
     def _start_bulk(self, query: str) -> str:
         for _attempt in range(2):
@@ -505,6 +622,24 @@ class ShopifyConnector:
         if page:
             yield Page(page, _cursor_of(page[-1]))
 
+    # -- doctor ------------------------------------------------------------------------------
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """The token works and the app was granted the scopes these capabilities read."""
+        data = self._graphql(INSTALLATION_QUERY, {}, cost=1)
+        installation = data.get("currentAppInstallation") or {}
+        granted = {str(s.get("handle")) for s in installation.get("accessScopes") or []}
+        needed = required_scopes(capabilities, self.settings.history_days)
+        missing = [scope for scope in needed if scope not in granted]
+        if missing:
+            raise AuthError(
+                f"The Shopify app lacks access scope(s) {', '.join(missing)} "
+                f"(granted: {', '.join(sorted(granted)) or 'none'}).",
+                hint="Add the scopes to the app in the Shopify admin (Apps → Develop apps → "
+                "Configuration), reinstall it, and put the new token in the SOPS file.",
+            )
+        return f"token accepted; access scopes granted: {', '.join(needed)}"
+
     # -- one GraphQL call ----------------------------------------------------------------------
 
     def _graphql(self, query: str, variables: dict[str, Any], cost: int) -> dict[str, Any]:
@@ -557,17 +692,23 @@ class ShopifyConnector:
 
     def _wait_throttled(self, cost: int) -> None:
         available = self.available or 0.0
-        seconds = max(0.1, (cost - available) / self.restore_rate)
-        try:
-            self.policy.wait_for_rate_limit(seconds, SERVICE)
-        except RateLimitedError:
+        # A hair over the exact refill time: Shopify reports whole points, and a wait that
+        # lands a fraction of a point short is answered THROTTLED (measured: 2 in 24 pages).
+        seconds = max(0.1, (cost - available) / self.restore_rate + 0.02)
+        policy = self.policy
+        stalled = policy.waited_s - self.waited_at_progress
+        if stalled + seconds > policy.wait_budget_s:
             raise RateLimitedError(
                 f"Rate limited by Shopify ({self.store}): a query needs {cost} cost points, "
                 f"{available:.0f} are available and they restore at {self.restore_rate:g}/s; "
-                f"the wait budget of {self.settings.wait_budget_s:g}s is spent. Pages already "
+                f"{stalled:.0f}s were waited since the last page and the wait budget of "
+                f"{self.settings.wait_budget_s:g}s without progress is spent. Pages already "
                 "fetched are saved and the next sync resumes where it left off.",
                 hint="Wait for the next scheduled sync, or raise settings.wait_budget_s.",
-            ) from None
+            )
+        # Budgeted here, per stretch without progress (HttpPolicy's own budget is a total).
+        policy.sleep(seconds)
+        policy.waited_s += seconds
         self.available = min(cost, available + seconds * self.restore_rate)
 
 
@@ -593,6 +734,7 @@ def _link_rows(
                     "external_id": row["id"],
                     "sku": row.get("sku") or None,
                     "quantity": row.get("quantity"),
+                    "current_quantity": row.get("currentQuantity"),
                     "unit_price": price,
                     "warehouse": None,
                 }

@@ -19,7 +19,7 @@ Choices (see docs/trackstar.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +31,7 @@ from tether.connectors.base import (
     Page,
     ServiceSettings,
     ServiceSpec,
+    Window,
     capabilities,
 )
 from tether.connectors.http import HttpPolicy, check_base_url, json_body, make_client, send
@@ -105,10 +106,14 @@ class TrackStarConnector:
         full: bool = False,
         policy: HttpPolicy | None = None,
         client: httpx.Client | None = None,
+        window: Window | None = None,
     ) -> None:
         assert isinstance(settings, TrackStarSettings)
         self.settings = settings
         self.full = full
+        self.window = window
+        """A backfill: products and orders updated in the window (``updated_date[gte]`` /
+        ``[lt]``), in pages without a cursor; inventory is a snapshot and read whole anyway."""
         self.policy = policy or HttpPolicy(wait_budget_s=settings.wait_budget_s)
         self.missing = [f for f in ("api_key", "access_token") if not credentials.get(f)]
         headers = {
@@ -132,12 +137,14 @@ class TrackStarConnector:
                 f"TrackStar does not offer the capability '{capability}'.",
                 hint=f"TrackStar offers: {', '.join(ENDPOINTS)}.",
             )
-        if capability not in INCREMENTAL or self.full:
+        if capability not in INCREMENTAL or self.full or self.window is not None:
             cursor = None
         params: dict[str, str] = {"limit": str(min(self.settings.page_size, MAX_LIMIT))}
         since = cursor.get("updated_since") if cursor else None
         if since:
             params["updated_date[gte]"] = _ts(_parse_ts(since) - LOOKBACK)
+        if self.window is not None and capability in INCREMENTAL:
+            params.update(_window_filters(self.window))
         page_token = cursor.get("page_token") if cursor else None
         newest: str | None = cursor.get("newest") if cursor else None
         while True:
@@ -157,12 +164,54 @@ class TrackStarConnector:
                 newest = newest or since
             yield Page(
                 records=records,
-                cursor=self._cursor(capability, since, page_token, newest),
+                cursor=None
+                if self.window is not None
+                else self._cursor(capability, since, page_token, newest),
                 raw_count=len(rows),
                 waited_s=self.policy.take_waited(),
             )
             if page_token is None:
                 return
+
+    def check(self, capabilities: Sequence[str]) -> str:
+        """One ``limit=1`` GET per capability: keys accepted, and the WMS serves each one."""
+        if self.missing:
+            raise AuthError(
+                f"TrackStar credentials lack {', '.join(self.missing)}.",
+                hint="Add the field(s) to the integration's SOPS file (sops edit) and apply.",
+            )
+        paths = [ENDPOINTS[c] for c in capabilities if c in ENDPOINTS]
+        for path in paths:
+            self._get(path, {"limit": "1"}, None)
+        return f"API key and access token accepted ({', '.join(f'GET {p}' for p in paths)})"
+
+    def window_field(self, capability: str) -> str | None:
+        """Products and orders are windowed by ``updated_date``; inventory is a snapshot."""
+        return "updated_at" if capability in INCREMENTAL else None
+
+    def count(self, capability: str, window: Window | None) -> int | None:
+        """TrackStar has no count: ``total_count`` is the number of items *on the page* (its
+        API reference), so the list is paged through with the window's filters and its
+        records counted — one request per 1,000, under the same rate-limit policy as a sync."""
+        if self.missing:
+            raise AuthError(
+                f"TrackStar credentials lack {', '.join(self.missing)}.",
+                hint="Add the field(s) to the integration's SOPS file (sops edit) and apply.",
+            )
+        if capability not in ENDPOINTS:
+            return None
+        params = {"limit": str(MAX_LIMIT)}
+        if window is not None and capability in INCREMENTAL:
+            params.update(_window_filters(window))
+        seen: set[str] = set()
+        page_token: str | None = None
+        while True:
+            body = self._get(ENDPOINTS[capability], params, page_token)
+            records = _to_records(capability, body["data"])
+            seen.update(str(r["external_id"]) for r in records)
+            page_token = body.get("next_token") or None
+            if page_token is None:
+                return len(seen)
 
     @staticmethod
     def _cursor(
@@ -204,6 +253,13 @@ class TrackStarConnector:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _window_filters(window: Window) -> dict[str, str]:
+    filters = {"updated_date[gte]": _ts(window.since)}
+    if window.until is not None:
+        filters["updated_date[lt]"] = _ts(window.until)
+    return filters
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -101,6 +101,55 @@ def columns_to_records(capability: str, columns: dict[str, list[Any]]) -> Sequen
     return ColumnRecords(columns)
 
 
+ORDER_CAPABILITIES = ("sales_orders", "pending_sales")
+
+WINDOW_COLUMNS: dict[str, str] = {
+    "sales_orders": "ordered_at",
+    "pending_sales": "ordered_at",
+    "sales_history": "date",
+    "pricing": "valid_from",
+    "sales_forecast": "date",
+}
+"""The output column a backfill or verify window filters on, per capability: the business date
+the state keeps too, so both sides of ``tether verify`` count the same rows. Capabilities not
+listed (snapshots and catalogues) are read and counted whole."""
+
+
+def windowed(
+    sql: str, capability: str, since: str, until: str | None, *, quote_id: str = '"'
+) -> str:
+    """The user's query restricted to rows whose window column is in ``[since, until)``.
+
+    ``since`` / ``until`` are the parameter placeholders (``@window_since``, ``%(window_since)s``);
+    the column is compared as a timestamp, so DATE and TIMESTAMP columns take the same bounds.
+    Capabilities without a window column get the query unchanged.
+    """
+    column = WINDOW_COLUMNS.get(capability)
+    if column is None:
+        return sql
+    ref = f"tether_window.{_quoted(column, quote_id)}"
+    where = f"CAST({ref} AS TIMESTAMP) >= {since}"
+    if until is not None:
+        where += f" AND CAST({ref} AS TIMESTAMP) < {until}"
+    return f"SELECT * FROM ({sql}\n) AS tether_window WHERE {where}"
+
+
+def count_sql(sql: str, capability: str, *, quote_id: str = '"') -> str:
+    """``COUNT(*)`` of the records ``sql`` yields: its distinct keys (order ids for orders, the
+    ``KEY_COLUMNS`` otherwise), the way the state keys them, so a row the query repeats is
+    counted once, as it is stored once."""
+    keys = ("order_id",) if capability in ORDER_CAPABILITIES else KEY_COLUMNS[capability]
+    columns = ", ".join(f"tether_count.{_quoted(k, quote_id)}" for k in keys)
+    return (
+        f"SELECT COUNT(*) AS n FROM (SELECT DISTINCT {columns} FROM ({sql}\n) AS tether_count) "
+        "AS tether_keys"
+    )
+
+
+def _quoted(name: str, quote_id: str) -> str:
+    return quote_id + name.replace(quote_id, quote_id * 2) + quote_id
+
+
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "sales_history": ("date", "sku", "channel"),
     "warehouse_inventory": ("warehouse", "sku"),

@@ -12,11 +12,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from tether.daemon.retries import RETRY_TRIGGER, RetryPlan
 from tether.daemon.scheduler import (
     LATE_GRACE,
     CatchUp,
@@ -111,11 +112,18 @@ class Dispatcher:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._claim_pending = True
+        self.after_run: list[Callable[[str], None]] = []
+        """Called with the integration id after each run (scheduled or requested) ends, on the
+        run's thread: health evaluation and alerts (keep them quick; they must not raise)."""
 
     # lifecycle
 
-    def start(self) -> list[Resumption]:
-        """Load the schedules, decide the missed ticks, and start the scheduler thread."""
+    def start(self, retries: Sequence[tuple[RetryPlan, datetime]] = ()) -> list[Resumption]:
+        """Load the schedules, decide the missed ticks, and start the scheduler thread.
+
+        ``retries`` are the retries a stopped daemon still owed (with when each failed run
+        ended): they are held again, due when their backoff ends (now, if it already has).
+        """
         snapshot = self.load()
         now = self.clock()
         with self._cond:
@@ -126,6 +134,8 @@ class Dispatcher:
                 for i, s in snapshot.schedules.items()
             ]
             self.book.start(self.resumptions)
+        for plan, failed_at in retries:
+            self._schedule_retry(plan, after=failed_at)
         for r in self.resumptions:
             if r.missed:
                 log.warning(
@@ -302,19 +312,60 @@ class Dispatcher:
             self.failures += 1
             log.exception("run crashed", extra={"fields": fields})
         else:
-            summary = outcome if isinstance(outcome, dict) else {}
+            summary = dict(outcome) if isinstance(outcome, dict) else {}
+            retry = summary.pop("retry", None)
             log.info(
                 "run finished",
                 extra={"fields": {**fields, **summary,
                                   "duration_s": round(time.monotonic() - started, 3)}},
             )  # fmt: skip
+            if isinstance(retry, RetryPlan):
+                self._schedule_retry(retry)
         finally:
             self._finished(run.integration_id)
+
+    def _schedule_retry(self, plan: RetryPlan, after: datetime | None = None) -> None:
+        """Hold the retry until its backoff has passed on the daemon's clock."""
+        now = self.clock()
+        due = max(now, (after or now) + timedelta(seconds=plan.delay_s))
+        retry = PendingRun(
+            plan.integration_id,
+            RETRY_TRIGGER,
+            None,
+            due_at=due,
+            requested_by="scheduler",
+            attempt=plan.attempt,
+            retry_of=plan.retry_of,
+            capabilities=plan.capabilities,
+        )
+        with self._cond:
+            held = not self._stopping and self.book.schedule_retry(retry)
+            self._cond.notify_all()
+        fields = {"integration": plan.integration_id, "attempt": plan.attempt,
+                  "attempts": plan.attempts, "retry_of": plan.retry_of, "reason": plan.reason,
+                  "capabilities": list(plan.capabilities), "due_at": _iso(due),
+                  "delay_s": round(plan.delay_s, 1)}  # fmt: skip
+        if held:
+            log.warning(
+                "run failed on a transient error; retry scheduled", extra={"fields": fields}
+            )
+        else:
+            log.info(
+                "retry not scheduled: integration no longer scheduled", extra={"fields": fields}
+            )
+        self.on_change()
 
     def _finished(self, integration_id: str) -> None:
         with self._cond:
             self.book.finished(integration_id)
             self._cond.notify_all()
+        for hook in self.after_run:
+            try:
+                hook(integration_id)
+            except Exception:  # a hook's bug must not take the scheduler's threads with it
+                log.exception(
+                    "after-run hook failed", extra={"fields": {"integration": integration_id}}
+                )
 
     # reporting
 
@@ -322,6 +373,16 @@ class Dispatcher:
         with self._cond:
             when = self.book.next_fire_at(integration_id)
         return when.isoformat() if when is not None else None
+
+    def lag_s(self) -> float:
+        with self._cond:
+            return self.book.lag_s(self.clock())
+
+    def pending_retries(self) -> dict[str, int]:
+        """Per integration, how many retries wait (0 or 1: one chain per integration)."""
+        with self._cond:
+            retries = self.book.retries()
+        return {r.integration_id: 1 for r in retries}
 
     def health(self) -> dict[str, Any]:
         now = self.clock()
@@ -333,6 +394,7 @@ class Dispatcher:
             stats = book.stats
             upcoming = book.next_wakeup()
             scheduled = len(book.schedules)
+            retries = [_describe(r, now) for r in book.retries()]
         missed = [
             {"integration": r.integration_id, "missed": r.missed, "more": r.missed_more,
              "first_missed": _iso(r.first_missed), "last_missed": _iso(r.last_missed),
@@ -357,6 +419,11 @@ class Dispatcher:
                 "integrations": len(missed),
                 "missed_ticks": sum(m["missed"] for m in missed),
                 "missed": missed,
+            },
+            "retries": {
+                "pending": retries,
+                "scheduled": stats.retries_scheduled,
+                "superseded": stats.retries_superseded,
             },
             "stopping": self._stopping,
         }
@@ -388,6 +455,11 @@ def _describe(run: PendingRun, now: datetime) -> dict[str, Any]:
         "started_at": _iso(run.started_at),
         "running_s": round((now - run.started_at).total_seconds(), 3) if run.started_at else None,
         "requested_by": run.requested_by,
+        **(
+            {"attempt": run.attempt, "retry_of": run.retry_of}
+            if run.trigger == RETRY_TRIGGER
+            else {}
+        ),
     }
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from tether.daemon.retries import RETRY_TRIGGER
+
 # The cron math lives in the engine (plan and status use it too); re-exported for the daemon.
 from tether.engine.schedule import (
     MISSED_COUNT_LIMIT,
@@ -143,13 +145,19 @@ class PendingRun:
 
     integration_id: str
     trigger: str
-    """scheduled | catch_up | manual | retry"""
+    """scheduled | catch_up | manual | retry | retry_after_failure"""
     scheduled_for: datetime | None
     due_at: datetime
     job: Any = None
     """For queued operations: what to run instead of a scheduled sync (opaque to the book)."""
     requested_by: str | None = None
     started_at: datetime | None = None
+    attempt: int = 1
+    """For ``retry_after_failure`` runs: which attempt this is (the failed first run was 1)."""
+    retry_of: int | None = None
+    """For ``retry_after_failure`` runs: the failed run this one retries."""
+    capabilities: tuple[str, ...] | None = None
+    """Only these capabilities (a retry reruns the ones that failed); ``None``: all."""
 
 
 @dataclass
@@ -159,6 +167,9 @@ class BookStats:
     """Ticks not run because the previous run of the same integration had not started or ended."""
     dropped: int = 0
     """Pending runs dropped because their integration was removed, disabled or paused."""
+    retries_scheduled: int = 0
+    retries_superseded: int = 0
+    """Retries not run because another run of the integration started first."""
     last_lag_s: float = 0.0
     max_lag_s: float = 0.0
 
@@ -183,6 +194,10 @@ class RunBook:
     _queue: list[tuple[int, datetime, int, PendingRun]] = field(default_factory=list)
     _pending_tick: dict[str, PendingRun] = field(default_factory=dict)
     _blocked: dict[str, list[PendingRun]] = field(default_factory=dict)
+    _retries: dict[str, PendingRun] = field(default_factory=dict)
+    """Per integration, the retry waiting for its backoff to pass (due_at in the future)."""
+    _retry_queued: dict[str, PendingRun] = field(default_factory=dict)
+    """Per integration, the retry whose backoff passed, waiting in the queue."""
     _seq: Iterator[int] = field(default_factory=itertools.count)
 
     # schedules
@@ -198,6 +213,8 @@ class RunBook:
             del self.schedules[integration_id]
             self._next.pop(integration_id, None)
             if self._pending_tick.pop(integration_id, None) is not None:
+                self.stats.dropped += 1
+            if self._drop_retry(integration_id):
                 self.stats.dropped += 1
         for integration_id in (*added, *changed):
             self.schedules[integration_id] = schedules[integration_id]
@@ -215,12 +232,40 @@ class RunBook:
 
     def next_wakeup(self) -> datetime | None:
         """When something next becomes due (``None``: nothing scheduled)."""
+        retry = min((r.due_at for r in self._retries.values()), default=None)
+        tick = self._next_tick()
+        if retry is None or (tick is not None and tick < retry):
+            return tick
+        return retry
+
+    def _next_tick(self) -> datetime | None:
         while self._fires:
             when, _, integration_id = self._fires[0]
             if self._next.get(integration_id) == when:
                 return when
             heapq.heappop(self._fires)  # stale: rescheduled or removed
         return None
+
+    # retries after a transient failure (see ``tether.daemon.retries``)
+
+    def schedule_retry(self, run: PendingRun) -> bool:
+        """Hold ``run`` until its ``due_at``; refused when the integration is not scheduled."""
+        if run.integration_id not in self.schedules:
+            return False
+        self._drop_retry(run.integration_id)
+        self._retries[run.integration_id] = run
+        self.stats.retries_scheduled += 1
+        return True
+
+    def retries(self) -> list[PendingRun]:
+        """Retries waiting (for their backoff, or in the queue), soonest first."""
+        pending = [*self._retries.values(), *self._retry_queued.values()]
+        return sorted(pending, key=lambda r: r.due_at)
+
+    def _drop_retry(self, integration_id: str) -> bool:
+        held = self._retries.pop(integration_id, None)
+        queued = self._retry_queued.pop(integration_id, None)
+        return held is not None or queued is not None
 
     def _schedule_after(self, integration_id: str, after: datetime) -> None:
         when = next_fire(self.schedules[integration_id], after)
@@ -234,7 +279,12 @@ class RunBook:
 
     def collect_due(self, now: datetime) -> None:
         """Turn every tick due at ``now`` into a pending run; schedule each one's next tick."""
-        while (when := self.next_wakeup()) is not None and when <= now:
+        for integration_id, retry in list(self._retries.items()):
+            if retry.due_at <= now:
+                del self._retries[integration_id]
+                self._retry_queued[integration_id] = retry
+                self._push(retry, priority=1)
+        while (when := self._next_tick()) is not None and when <= now:
             _, _, integration_id = heapq.heappop(self._fires)
             del self._next[integration_id]
             self._schedule_after(integration_id, when)
@@ -264,14 +314,19 @@ class RunBook:
         launches: list[PendingRun] = []
         while self._queue and len(self.running) < self.max_concurrent:
             _, _, _, run = heapq.heappop(self._queue)
-            is_tick = run.job is None
+            is_retry = run.job is None and run.trigger == RETRY_TRIGGER
+            is_tick = run.job is None and not is_retry
             if is_tick and self._pending_tick.get(run.integration_id) is not run:
                 continue  # dropped when its integration was unscheduled
+            if is_retry and self._retry_queued.get(run.integration_id) is not run:
+                continue  # superseded by another run, or its integration was unscheduled
             if run.integration_id in self.running:
                 self._blocked.setdefault(run.integration_id, []).append(run)
                 continue
             if is_tick:
                 del self._pending_tick[run.integration_id]
+            if is_retry:
+                del self._retry_queued[run.integration_id]
             self._mark_running(run, now)
             launches.append(run)
         return launches
@@ -284,6 +339,8 @@ class RunBook:
         return True
 
     def _mark_running(self, run: PendingRun, now: datetime) -> None:
+        if run.trigger != RETRY_TRIGGER and self._drop_retry(run.integration_id):
+            self.stats.retries_superseded += 1  # this run does the work the retry would have
         run.started_at = now
         self.running[run.integration_id] = run
         self.stats.launched += 1
@@ -308,7 +365,11 @@ class RunBook:
         return sorted(runs, key=lambda r: r.due_at)
 
     def _live(self, run: PendingRun) -> bool:
-        return run.job is not None or self._pending_tick.get(run.integration_id) is run
+        if run.job is not None:
+            return True
+        if run.trigger == RETRY_TRIGGER:
+            return self._retry_queued.get(run.integration_id) is run
+        return self._pending_tick.get(run.integration_id) is run
 
     def lag_s(self, now: datetime) -> float:
         """How far behind the scheduler is: the age of the oldest due tick not yet started."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import random
 import signal
 import socket
 import sys
@@ -27,8 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from tether.config.project import Workspace, load_project
 from tether.daemon import ops
+from tether.daemon.alerting import HealthWatch
 from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
 from tether.daemon.logs import configure_logging
+from tether.daemon.retries import (
+    RETRY_TRIGGER,
+    ExecutionOutcome,
+    RetryPlan,
+    RetryPolicy,
+    plan_retry,
+)
 from tether.daemon.scheduler import LATE_GRACE, PendingRun, Schedule
 from tether.daemon.server import (
     STATUS_EVENTS,
@@ -38,10 +47,12 @@ from tether.daemon.server import (
     Peer,
     peer_credentials,
 )
+from tether.errors import TetherError
 
 if TYPE_CHECKING:
     import duckdb
 
+    from tether.daemon.metrics import MetricsListener
     from tether.state.db import StateLock
 
 log = logging.getLogger("tether.daemon")
@@ -171,8 +182,13 @@ def engine_runner(
     con: duckdb.DuckDBPyConnection,
     ledger: TickLedger | None = None,
     changed: Callable[[], None] = lambda: None,
+    jitter: Callable[[], float] = random.random,
 ) -> Runner:
-    """Scheduled and catch-up runs through the sync engine, each on its own cursor."""
+    """Scheduled, catch-up and retry runs through the sync engine, each on its own cursor.
+
+    A run that failed transiently returns the retry it needs (``"retry"``, a ``RetryPlan``);
+    the dispatcher holds it until its backoff has passed.
+    """
     # Loaded by name, like the operation modules, so the CLI has no import path to the engine.
     sync = importlib.import_module("tether.engine.sync")
 
@@ -198,6 +214,7 @@ def engine_runner(
                 cur,
                 workspace,
                 pending.integration_id,
+                capabilities=list(pending.capabilities) if pending.capabilities else None,
                 trigger=pending.trigger,
                 scheduled_for=pending.scheduled_for,
                 actor=SCHEDULER_ACTOR,
@@ -205,14 +222,92 @@ def engine_runner(
                 cancel=cancel,
                 run_id=run_id,
             )
+            retry = None
+            if result.run_id is not None and not result.cancelled:
+                retry = after_run(cur, pending, result.run_id, jitter)
         except sync.DuplicateRunError:
             return skipped(pending)
         finally:
             cur.close()
         return {"run_id": result.run_id, "statuses": result.statuses,
-                "cancelled": result.cancelled}  # fmt: skip
+                "cancelled": result.cancelled, "retry": retry}  # fmt: skip
 
     return run
+
+
+def after_run(
+    cur: duckdb.DuckDBPyConnection,
+    pending: PendingRun,
+    run_id: int,
+    jitter: Callable[[], float],
+) -> RetryPlan | None:
+    """Record which attempt the run was; decide whether it needs a retry (``retries``)."""
+    if pending.trigger == RETRY_TRIGGER:
+        cur.execute(
+            "UPDATE runs SET attempt = ?, retry_of = ? WHERE id = ?",
+            [pending.attempt, pending.retry_of, run_id],
+        )
+    policy = cur.execute(
+        "SELECT retry_attempts, retry_backoff_s FROM integrations WHERE id = ?",
+        [pending.integration_id],
+    ).fetchone()
+    if policy is None:
+        return None
+    outcomes = [
+        ExecutionOutcome(str(d), str(s), e)
+        for d, s, e in cur.execute(
+            "SELECT domain_type, status, error_code FROM executions WHERE run_id = ? ORDER BY id",
+            [run_id],
+        ).fetchall()
+    ]
+    return plan_retry(
+        pending.integration_id,
+        run_id,
+        pending.trigger,
+        pending.attempt,
+        outcomes,
+        RetryPolicy(int(policy[0] or 1), float(policy[1] or 0.0)),
+        jitter,
+    )
+
+
+OWED_RETRIES_SQL = """
+SELECT r.id, r.integration_id, r.trigger, coalesce(r.attempt, 1), max(e.finished_at),
+       list([e.domain_type, e.status, e.error_code] ORDER BY e.id),
+       any_value(i.retry_attempts), any_value(i.retry_backoff_s)
+FROM runs r
+JOIN executions e ON e.run_id = r.id
+JOIN integrations i ON i.id = r.integration_id AND i.enabled AND NOT i.paused
+WHERE r.id IN (SELECT max(run_id) FROM executions GROUP BY integration_id)
+GROUP BY ALL
+HAVING count(*) FILTER (WHERE e.finished_at IS NULL) = 0
+"""
+
+
+def owed_retries(
+    con: duckdb.DuckDBPyConnection, jitter: Callable[[], float]
+) -> list[tuple[RetryPlan, datetime]]:
+    """Retries a stopped daemon still owed: the newest run of an integration failed
+    transiently with attempts left. A restart then does not cost the failed run its retry."""
+    cur = con.cursor()
+    try:
+        rows = cur.execute(OWED_RETRIES_SQL).fetchall()
+    finally:
+        cur.close()
+    owed = []
+    for run_id, iid, trigger, attempt, finished, outcomes, attempts, backoff in rows:
+        plan = plan_retry(
+            str(iid),
+            int(run_id),
+            str(trigger),
+            int(attempt),
+            [ExecutionOutcome(str(d), str(s), e) for d, s, e in outcomes],
+            RetryPolicy(int(attempts or 1), float(backoff or 0.0)),
+            jitter,
+        )
+        if plan is not None:
+            owed.append((plan, finished.astimezone(UTC)))
+    return owed
 
 
 def load_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
@@ -244,8 +339,10 @@ class Daemon:
         socket_peer: Callable[[socket.socket], Peer] | None = None,
         clock: Callable[[], datetime] = utcnow,
         grace: timedelta = LATE_GRACE,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.workspace = workspace
+        self._jitter = jitter
         self._runner = runner
         self._socket_peer = socket_peer
         self._clock = clock
@@ -259,6 +356,10 @@ class Daemon:
         self.api: Api | None = None
         self.generation = Generation()
         """Bumped after every change a cached ``status`` answer could miss."""
+        self.metrics: MetricsListener | None = None
+        """The Prometheus listener, when ``[daemon] metrics`` is set."""
+        self.watch: HealthWatch | None = None
+        """Health after every run and on a timer; alerts (``tether.daemon.alerting``)."""
         self.preloaded: list[str] = []
         """Connector modules imported at start, before any thread (see ``registry.preload``)."""
 
@@ -285,7 +386,8 @@ class Daemon:
             self.dispatcher = Dispatcher(
                 max_concurrent=settings.max_concurrent_syncs,
                 catch_up=settings.catch_up,
-                runner=self._runner or engine_runner(self.workspace, con, ledger, generation.bump),
+                runner=self._runner
+                or engine_runner(self.workspace, con, ledger, generation.bump, self._jitter),
                 load=lambda: load_snapshot(con),
                 clock=self._clock,
                 grace=self._grace,
@@ -299,13 +401,28 @@ class Daemon:
                 self.health,
                 generation=generation,
             )
+            self.watch = HealthWatch(self.workspace, con, self._clock, changed=generation.bump)
+            self.dispatcher.after_run.append(self.watch.after_run)
+            self.api.services["health"] = self.watch.book
+            self.api.services["alerts"] = self.watch
+            reload_schedules = self.api.services["on_apply"]
+            watch = self.watch
+
+            def on_apply(serial: int) -> None:
+                reload_schedules(serial)
+                watch.reload()
+
+            self.api.services["on_apply"] = on_apply
+            self.watch.start()
             self.server = DaemonServer(
                 self.workspace.socket_path,
                 self.api,
                 socket_group=settings.socket_group,
                 peer_of=self._socket_peer or peer_credentials,
             )
-            self.dispatcher.start()
+            self.metrics = self._start_metrics(settings.metrics)  # before any thread starts
+            owed = owed_retries(con, self._jitter) if self._runner is None else []
+            self.dispatcher.start(owed)
             self.server.serve_in_thread()
         except BaseException:
             self._release()
@@ -316,6 +433,33 @@ class Daemon:
                               "state": str(path), "serial": self.dispatcher.serial,
                               "catch_up": settings.catch_up}},
         )  # fmt: skip
+
+    def _start_metrics(self, address: str | None) -> MetricsListener | None:
+        """Serve /metrics on ``[daemon] metrics`` (HOST:PORT), or nothing when it is unset."""
+        if address is None:
+            return None
+        from tether.config.project import metrics_address
+        from tether.daemon.metrics import MetricsListener, SchedulerView, StateCollector
+
+        assert self.con is not None and self.dispatcher is not None
+        dispatcher = self.dispatcher
+        book = self.watch.book if self.watch is not None else None
+        view = SchedulerView(
+            dispatcher.lag_s,
+            dispatcher.pending_retries,
+            self.started_at.timestamp(),
+            health=book.snapshot if book is not None else None,
+        )
+        host, port = metrics_address(address)
+        try:
+            listener = MetricsListener(StateCollector(self.con, view), host, port)
+        except OSError as exc:
+            raise TetherError(
+                f"Could not listen for metrics on {address}: {exc.strerror or exc}.",
+                hint="Pick a free port in [daemon] metrics, or remove it to turn metrics off.",
+            ) from None
+        log.info("metrics listening", extra={"fields": {"url": listener.url}})
+        return listener
 
     def _recover(self) -> None:
         assert self.con is not None
@@ -346,7 +490,10 @@ class Daemon:
             started_at=self.started_at.isoformat(),
             uptime_s=round((datetime.now(UTC) - self.started_at).total_seconds(), 1),
             serial=self.dispatcher.serial,
+            metrics=self.metrics.url if self.metrics is not None else None,
         )
+        if self.watch is not None:
+            doc["alerts"] = self.watch.health()
         return doc
 
     def reload_config(self) -> None:
@@ -359,6 +506,8 @@ class Daemon:
         self.workspace.settings.access = fresh.settings.access
         if self.dispatcher is not None:
             self.dispatcher.reload()
+        if self.watch is not None:
+            self.watch.reload()
         log.info("configuration reloaded", extra={"fields": {"admins": fresh.settings.access.admins,
                  "operators": fresh.settings.access.operators}})  # fmt: skip
 
@@ -399,6 +548,11 @@ class Daemon:
             self.generation.bump()
 
     def _release(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
+        if self.watch is not None:
+            self.watch.stop()  # before the connection closes: it records deliveries
         if self.con is not None:
             try:
                 self.con.close()

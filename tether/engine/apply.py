@@ -98,6 +98,8 @@ def _write_integrations(
             "credentials_ref": [r["credentials_ref"] for r in records],
             "credentials_fingerprint": [r["credentials_fingerprint"] for r in records],
             "source_path": [r["source_path"] for r in records],
+            "retry_attempts": [int(r["retry_attempts"]) for r in records],
+            "retry_backoff_s": [float(r["retry_backoff_s"]) for r in records],
             "paused": [bool(k[0]) for k in kept],
             "paused_reason": pa.array([k[1] for k in kept], pa.string()),
             "paused_by": pa.array([k[2] for k in kept], pa.string()),
@@ -168,6 +170,11 @@ def apply_plan(con: duckdb.DuckDBPyConnection, doc: dict[str, Any], actor: str) 
         lineage = lineage or str(uuid.uuid4())
         _write_integrations(con, doc["integrations"], new_serial)
         _write_mappings(con, doc["mappings"])
+        if doc.get("alerts") is not None:  # alerts.yaml changed: the daemon re-reads meta.alerts
+            after = doc["alerts"]["after"]
+            con.execute("DELETE FROM meta WHERE key = 'alerts'")
+            if after is not None:
+                con.execute("INSERT INTO meta VALUES ('alerts', ?)", [orjson.dumps(after).decode()])
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('lineage', ?), ('serial', ?)",
             [lineage, str(new_serial)],

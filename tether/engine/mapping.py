@@ -132,13 +132,13 @@ TABLES: dict[str, TableSpec] = {
             "sales_order_lines",
             "order_external_id",
             "order_external_id:str external_id:str sku:str sku_external_id:str quantity:float "
-            "unit_price:float warehouse:str",
+            "unit_price:float warehouse:str current_quantity:float",
         ),
         _spec(
             "pending_sales",
             "order_external_id",
             "order_external_id:str external_id:str order_number:str channel:str ordered_at:ts "
-            "sku:str sku_external_id:str quantity:float",
+            "sku:str sku_external_id:str quantity:float current_quantity:float",
         ),
         _spec(
             "sales_history",
@@ -202,6 +202,9 @@ class Upsert:
 class MappedPage:
     items: list[Item]
     upserts: list[Upsert]
+    removals: list[Upsert] = field(default_factory=list)
+    """Keys deleted from another capability's tables in the same transaction: an order that
+    moved (a pending order now paid leaves ``pending_sales`` as it enters ``sales_orders``)."""
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item.status == status)
@@ -209,14 +212,17 @@ class MappedPage:
     def __reduce__(self) -> tuple[Any, ...]:
         # Pages cross from the fetch worker by pickle: items as plain tuples pickle several
         # times faster than 1,000s of slotted dataclasses (whose state is built in Python).
-        return (_unpickle_page, (list(map(_ITEM_FIELDS, self.items)), self.upserts))
+        items = list(map(_ITEM_FIELDS, self.items))
+        return (_unpickle_page, (items, self.upserts, self.removals))
 
 
 _ITEM_FIELDS = attrgetter(*(f.name for f in fields(Item)))
 
 
-def _unpickle_page(items: list[tuple[Any, ...]], upserts: list[Upsert]) -> MappedPage:
-    return MappedPage([Item(*values) for values in items], upserts)
+def _unpickle_page(
+    items: list[tuple[Any, ...]], upserts: list[Upsert], removals: list[Upsert] | None = None
+) -> MappedPage:
+    return MappedPage([Item(*values) for values in items], upserts, removals or [])
 
 
 # ------------------------------------------------------------------------------------- messages
@@ -392,14 +398,37 @@ def _order_fields(record: Any) -> tuple[Any, ...]:
     )
 
 
-def _line_fields(line: Any) -> tuple[str, str | None, Any, Any, str | None]:
-    """A line's (external_id, sku, quantity, unit_price, warehouse), checked and converted."""
+def _line_fields(line: Any) -> tuple[str, str | None, Any, Any, str | None, Any]:
+    """A line's (external_id, sku, quantity, unit_price, warehouse, current_quantity), checked
+    and converted (``current_quantity`` is the ordered quantity when the source has none)."""
+    quantity = _number(line, "quantity")
+    current = _number(line, "current_quantity") if "current_quantity" in line else quantity
     return (
         _external_id(line),
         _text(line, "sku"),
-        _number(line, "quantity"),
+        quantity,
         _number(line, "unit_price"),
         _text(line, "warehouse"),
+        current,
+    )
+
+
+LIFECYCLES = frozenset({"sale", "pending", "closed"})
+"""An order record's optional ``lifecycle``: which table it belongs in (``closed``: neither)."""
+_OWN_LIFECYCLE = {"sales_orders": "sale", "pending_sales": "pending"}
+
+
+def _closed_item(record: Mapping[str, Any], capability: str, table: str) -> Item:
+    """An order that does not belong in ``capability`` (any more): its rows are deleted."""
+    status = record.get("financial_status") or record.get("lifecycle")
+    why = f"{status}, cancelled" if record.get("cancelled_at") else str(status)
+    belongs = {"sale": "sales_orders", "pending": "pending_sales"}.get(
+        str(record.get("lifecycle")), "neither sales_orders nor pending_sales"
+    )
+    return Item(
+        str(record["external_id"]),
+        "skipped",
+        error_message=f"Order is {why}: it belongs in {belongs}, so it is not kept in {table}",
     )
 
 
@@ -409,12 +438,35 @@ def _map_orders(
     pending = capability == "pending_sales"
     orders = Upsert(TABLES["sales_orders"])
     lines = Upsert(TABLES["pending_sales" if pending else "sales_order_lines"])
+    # An order belonging here leaves the other order table (it moved), in the same page.
+    others = (
+        [Upsert(TABLES["sales_orders"]), Upsert(TABLES["sales_order_lines"])]
+        if pending
+        else [Upsert(TABLES["pending_sales"])]
+    )
+    own = _OWN_LIFECYCLE[capability]
     items: list[Item] = []
     ok = _loaded_status(dry_run)
     skus, channels, warehouses = mappings.skus, mappings.channels, mappings.warehouses
     numbers = _NUMBER_TYPES
     texts = _TEXT_TYPES
     for record in records:
+        # The lifecycle first: an order that left (refunded, voided, cancelled, moved) is
+        # deleted whatever its channel or SKUs, which no longer matter.
+        lifecycle = record.get("lifecycle") if isinstance(record, Mapping) else None
+        if lifecycle is not None:
+            external = record.get("external_id")
+            if lifecycle not in LIFECYCLES or external.__class__ is not str or not external:
+                items.append(_invalid_item(record, f"unknown lifecycle {lifecycle!r}"))
+                continue
+            if lifecycle != own:
+                lines.keys.append(external)
+                if not pending:
+                    orders.keys.append(external)
+                items.append(_closed_item(record, capability, lines.table.name))
+                continue
+            for other in others:
+                other.keys.append(external)
         # Fast path for well-formed records; anything unusual goes through _order_fields.
         fields: tuple[Any, ...] | None = None
         if record.__class__ is dict:
@@ -482,6 +534,7 @@ def _map_orders(
                 line_id = line.get("external_id")
                 sku_ext = line.get("sku")
                 quantity = line.get("quantity")
+                current = line.get("current_quantity", quantity)
                 unit_price = line.get("unit_price")
                 warehouse_ext = line.get("warehouse")
                 well_formed = (
@@ -489,6 +542,7 @@ def _map_orders(
                     and line_id != ""
                     and (sku_ext is None or sku_ext.__class__ is str)
                     and quantity.__class__ in numbers
+                    and current.__class__ in numbers
                     and unit_price.__class__ in numbers
                     and (warehouse_ext is None or warehouse_ext.__class__ is str)
                 )
@@ -496,7 +550,9 @@ def _map_orders(
                 well_formed = False
             if not well_formed:
                 try:
-                    line_id, sku_ext, quantity, unit_price, warehouse_ext = _line_fields(line)
+                    line_id, sku_ext, quantity, unit_price, warehouse_ext, current = _line_fields(
+                        line
+                    )
                 except InvalidRecord as exc:
                     errors.append(invalid(_label(line), f"line of order {external_id}: {exc}"))
                     continue
@@ -516,10 +572,12 @@ def _map_orders(
             if pending:
                 good.append(
                     (external_id, line_id, order_number, channel, ordered_at, sku, sku_ext,
-                     quantity)
+                     quantity, current)
                 )  # fmt: skip
             else:
-                good.append((external_id, line_id, sku, sku_ext, quantity, unit_price, warehouse))
+                good.append(
+                    (external_id, line_id, sku, sku_ext, quantity, unit_price, warehouse, current)
+                )
         if errors and not good:
             code, message = summarise(errors)
             items.append(
@@ -550,7 +608,7 @@ def _map_orders(
         else:
             items.append(Item(external_id, ok, loaded=1))
     upserts = [lines] if pending else [orders, lines]
-    return MappedPage(items, upserts)
+    return MappedPage(items, upserts, [other for other in others if other.keys])
 
 
 def _invalid_item(record: Any, reason: str) -> Item:

@@ -22,7 +22,7 @@ FORMAT_VERSION = 1
 
 # Attribute order in the rendered plan; credentials are compared by fingerprint, never shown.
 ATTRIBUTES = ("name", "service", "enabled", "dry_run", "cron", "timezone", "capabilities",
-              "credentials_ref")  # fmt: skip
+              "credentials_ref", "retry_attempts", "retry_backoff_s")  # fmt: skip
 SCHEDULE_ATTRIBUTES = {"cron", "timezone"}
 
 

@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tether.config.project import Workspace
-from tether.connectors.base import AGGREGATE_CAPABILITIES, Connector, Cursor, Page
+from tether.connectors.base import AGGREGATE_CAPABILITIES, Connector, Cursor, Page, Window
 from tether.engine import retry
 from tether.engine.mapping import CAPABILITY_TABLES, MappedPage, Mappings, map_page
 from tether.engine.worker import FetchWorkerLost, fetch_pages
@@ -59,6 +59,7 @@ __all__ = [
     "RunResult",
     "SyncInProgressError",
     "load_integration",
+    "open_connector",
     "recover_interrupted",
     "run_sync",
 ]
@@ -66,7 +67,7 @@ __all__ = [
 Progress = Callable[[dict[str, Any]], None]
 ConnectorFactory = Callable[[str], type[Connector]]
 
-TRIGGERS = ("scheduled", "manual", "retry", "catch_up")
+TRIGGERS = ("scheduled", "manual", "retry", "catch_up", "backfill", "retry_after_failure")
 
 
 class SyncInProgressError(StateError):
@@ -208,9 +209,17 @@ def _choose_capabilities(integration: Integration, requested: list[str] | None) 
 
 
 def _connector(
-    integration: Integration, workspace: Workspace, factory: ConnectorFactory, full: bool
+    integration: Integration,
+    workspace: Workspace,
+    factory: ConnectorFactory,
+    full: bool,
+    window: Window | None = None,
 ) -> Connector:
-    """Settings validated by the service's model, credentials decrypted with sops."""
+    """Settings validated by the service's model, credentials decrypted with sops.
+
+    ``window`` (a backfill) goes to ``__init__``; ``run_sync`` has checked that the connector
+    takes it (``accepts_window``) before anything ran.
+    """
     from pydantic import ValidationError
 
     from tether.config import secrets
@@ -239,7 +248,38 @@ def _connector(
                 hint=exc.hint,
             )
             raise error from None
+    if window is not None:
+        return cls(settings, credentials, full=full, window=window)  # type: ignore[call-arg]
     return cls(settings, credentials, full=full)
+
+
+def open_connector(
+    integration: Integration,
+    workspace: Workspace,
+    connector_factory: ConnectorFactory | None = None,
+) -> Connector:
+    """The integration's connector as a sync builds it (``tether verify`` counts with it)."""
+    if connector_factory is None:
+        from tether.connectors.registry import connector_class
+
+        connector_factory = connector_class
+    return _connector(integration, workspace, connector_factory, False)
+
+
+def _check_backfill(integration: Integration, cls: type[Connector], window: Window | None) -> None:
+    if window is not None and not accepts_window(cls):
+        raise TetherError(
+            f"{cls.spec.display_name} cannot re-fetch a window: its connector reads only from "
+            "its cursor.",
+            hint=f"Run `tether sync {integration.id} --full` to re-read everything instead.",
+        )
+
+
+def accepts_window(cls: type[Connector]) -> bool:
+    """Whether a connector supports backfills (``window=`` in ``__init__``, see ``Window``)."""
+    import inspect
+
+    return "window" in inspect.signature(cls.__init__).parameters
 
 
 class _CredentialsError(ConnectorError):
@@ -261,12 +301,18 @@ def run_sync(
     cancel: threading.Event | None = None,
     connector_factory: ConnectorFactory | None = None,
     run_id: int | None = None,
+    window: Window | None = None,
 ) -> RunResult:
     """Run one sync of ``integration_id``: one run, one execution per capability.
 
-    ``trigger`` is scheduled | manual | retry | catch_up; ``scheduled_for`` the cron tick for
-    scheduled/catch_up runs (``DuplicateRunError`` if that tick already ran). ``dry_run=None``
-    uses the integration's setting. ``full`` ignores the committed cursors (a full re-sync).
+    ``window`` makes it a backfill (trigger ``backfill``): the connector re-fetches only that
+    window, from no cursor, every fetched record is rewritten (even one whose content hash is
+    unchanged, so a row lost from ``data.*`` comes back) and no cursor is saved — the next
+    incremental run continues where the last one stopped.
+
+    ``trigger`` is scheduled | manual | retry | catch_up | backfill; ``scheduled_for`` the cron
+    tick for scheduled/catch_up runs (``DuplicateRunError`` if that tick already ran).
+    ``dry_run=None`` uses the integration's setting. ``full`` ignores the committed cursors (a full re-sync).
     ``progress`` receives dict events (``execution_started``, ``page``, ``execution_finished``).
     ``connector_factory`` maps a service name to its connector class (default: the registry).
     ``run_id`` is a run already recorded in ``runs`` (the daemon claims due ticks in bulk, so
@@ -274,6 +320,13 @@ def run_sync(
     """
     if trigger not in TRIGGERS:
         raise ValueError(f"unknown trigger {trigger!r}")
+    if (window is not None) != (trigger == "backfill"):
+        raise ValueError("a backfill (trigger 'backfill') needs a window, and only it")
+    if window is not None and full:
+        raise TetherError(
+            "A backfill re-reads a window; --full re-reads everything: choose one.",
+            hint="Drop --full to re-fetch the window, or drop --since/--until for a full re-sync.",
+        )
     if connector_factory is None:
         from tether.connectors.registry import connector_class
 
@@ -286,6 +339,7 @@ def run_sync(
             hint="Enable it in its integrations/*.yaml and apply, or try it with --dry-run.",
         )
     chosen = _choose_capabilities(integration, capabilities)
+    _check_backfill(integration, connector_factory(integration.service), window)
     recover_interrupted(con, integration.id)
     if _running(con, integration.id):
         raise SyncInProgressError(
@@ -294,7 +348,10 @@ def run_sync(
         )
     mappings = load_mappings(con, integration.id)
     writer = SyncWriter(con, integration.id)
-    audit = {"trigger": trigger, "capabilities": chosen, "dry_run": dry, "full": full}
+    audit: dict[str, Any] = {"trigger": trigger, "capabilities": chosen, "dry_run": dry,
+                             "full": full}  # fmt: skip
+    if window is not None:
+        audit["window"] = {"since": _iso(window.since), "until": _iso(window.until)}
     if run_id is None:
         run_id = writer.start_run(trigger, scheduled_for, actor, audit)
     else:
@@ -302,7 +359,7 @@ def run_sync(
     result = RunResult(run_id)
     emit = progress or (lambda event: None)
     try:
-        connector = _connector(integration, workspace, connector_factory, full)
+        connector = _connector(integration, workspace, connector_factory, full, window)
     except ConnectorError as exc:
         for capability in chosen:
             execution = writer.start_execution(
@@ -328,6 +385,7 @@ def run_sync(
                 mappings=mappings,
                 emit=emit,
                 cancel=cancel,
+                backfill=window is not None,
             )
             if result.cancelled:
                 break
@@ -345,6 +403,10 @@ with the default limit (80% of RAM) DuckDB keeps every block it wrote, so RSS gr
 (measured peak RSS: 230 MB at 100k orders, 328 MB at 400k, ~400 MB at 1M; with this limit 218 MB,
 254 MB and 334 MB, and the RSS left at the end is flat: 194 MB at 100k, 199 MB at 1M). Bigger
 operations still work: DuckDB evicts written blocks and spills to its temporary directory."""
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _limit_buffer_pool(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -445,8 +507,9 @@ def _sync_capability(
     mappings: Mappings,
     emit: Progress,
     cancel: threading.Event | None,
+    backfill: bool = False,
 ) -> None:
-    cursor = None if full else writer.cursor(capability)
+    cursor = None if full or backfill else writer.cursor(capability)
     # The fetch worker starts at once: the service is read while the execution is set up and
     # old failures are re-mapped. Fetching and mapping run there (a child process) and overlap
     # the page writes here, which spend most of their time in DuckDB.
@@ -455,7 +518,7 @@ def _sync_capability(
     )
     try:
         _save_pages(writer, pages, capability, cursor, result, trigger=trigger, dry_run=dry_run,
-                    mappings=mappings, emit=emit, cancel=cancel)  # fmt: skip
+                    mappings=mappings, emit=emit, cancel=cancel, backfill=backfill)  # fmt: skip
     finally:
         close = getattr(pages, "close", None)
         if close is not None:
@@ -474,11 +537,17 @@ def _save_pages(
     mappings: Mappings,
     emit: Progress,
     cancel: threading.Event | None,
+    backfill: bool = False,
 ) -> None:
     """Record the execution of ``capability``: commit each page, then its outcome."""
     execution = writer.start_execution(
-        result.run_id or 0, capability, trigger, dry_run=dry_run, full_resync=cursor is None
+        result.run_id or 0,
+        capability,
+        trigger,
+        dry_run=dry_run,
+        full_resync=cursor is None and not backfill,
     )
+    execution.rewrite = backfill
     emit({"event": "execution_started", **_stats(execution)})
     try:
         if not dry_run:
@@ -495,7 +564,7 @@ def _save_pages(
             writer.save_page(
                 execution,
                 mapped,
-                cursor=page.cursor,
+                cursor=None if backfill else page.cursor,  # a backfill never moves the cursor
                 records_fetched=len(page.records) if page.raw_count is None else page.raw_count,
                 waited_s=page.waited_s,
             )

@@ -3,7 +3,7 @@
 Fetching (HTTP and JSON, or a database driver decoding rows) and mapping are pure Python;
 writing a page is mostly DuckDB, which runs without the GIL. In one process the two share the
 GIL and a sync uses about one core. With the fetch in a child, the child's Python and the
-parent's writes run on two cores (measured in ``benchmarks/``: see the README).
+parent's writes run on two cores (measured in ``benchmarks/``: see docs/benchmarks.md).
 
 The child is forked, so it starts at once and reuses what the parent already holds (the
 connector with its decrypted credentials, the mappings): nothing is sent to it. It sends each

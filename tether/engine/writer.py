@@ -72,6 +72,9 @@ class Execution:
     """Loaded records get content hashes in ``sync_hashes`` (per-record domain types, not dry)."""
     compare_hashes: bool = False
     """``sync_hashes`` held hashes of this domain type at start: unchanged records are skipped."""
+    rewrite: bool = False
+    """Write every fetched record even when its hash is unchanged (a backfill: a row lost from
+    ``data.*`` comes back); hashes are still replaced."""
     open_items: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     """External id → (execution_id, item id) of unresolved items of earlier executions that a
     fresh fetch takes over (read when the execution starts)."""
@@ -372,6 +375,9 @@ class SyncWriter:
             self._upsert(execution.id, upsert, delete, table)
         if execution.hashing and execution.compare_hashes and keys:
             self._save_hashes(execution, page.items, keys, upserts, rows)
+        for removal in page.removals:
+            # another capability's table: never "fresh" for this execution, always deleted
+            self._upsert(execution.id, removal, removal.keys, None)
 
     def _upsert(
         self, execution_id: int, upsert: Upsert, delete: Sequence[str], rows: pa.Table | None
@@ -420,7 +426,7 @@ class SyncWriter:
         rows: Sequence[pa.Table | None],
     ) -> set[str]:
         """Mark fetched records whose rows hash as stored ``skipped``; return their keys."""
-        if not execution.compare_hashes:
+        if not execution.compare_hashes or execution.rewrite:
             return set()
         # Only fully loaded, freshly fetched records are compared (re-mapped ones are retries).
         candidates = {i.external_id for i in items if i.status == "success" and not i.supersedes}
@@ -462,6 +468,8 @@ class SyncWriter:
             pa.table({"k": pa.array(keys, pa.string())}),
             [self.integration_id, execution.domain_type],
         )
+        if all(table is None for table in rows):
+            return  # every record of the page left the tables (closed orders): nothing to hash
         partial = [i.external_id for i in items if i.status != "success" and not i.aggregate]
         self._with_tables(
             "INSERT INTO sync_hashes SELECT ?, ?, k, h, ? FROM ("

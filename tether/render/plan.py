@@ -89,6 +89,8 @@ def render_text(doc: dict[str, Any], *, color: bool = False) -> str:
             else:
                 lines.append("    no sync history to drop")
         lines.append("")
+    if doc.get("alerts"):
+        _alert_lines(doc["alerts"], lines)
     if doc["mappings"]:
         _mapping_lines(doc, lines)
     summary = doc["summary"]
@@ -96,12 +98,37 @@ def render_text(doc: dict[str, Any], *, color: bool = False) -> str:
         f"Plan: {summary['add']} to add, {summary['change']} to change, "
         f"{summary['destroy']} to destroy."
     )
+    if doc.get("alerts"):
+        actions = [r["action"] for r in doc["alerts"]["routes"]]
+        lines.append(
+            f"Alert routes: {actions.count('create')} to add, {actions.count('update')} to "
+            f"change, {actions.count('delete')} to remove."
+        )
     if doc["mappings"]:
         lines.append(
             f"Mappings: {summary['mappings_add']} to add, {summary['mappings_change']} to change, "
             f"{summary['mappings_remove']} to remove."
         )
     return _paint("\n".join(lines), color)
+
+
+def _alert_lines(change: dict[str, Any], lines: list[str]) -> None:
+    """alerts.yaml routes: what each route sends where (destination names, never URLs)."""
+    for route in change["routes"]:
+        action = route["action"]
+        lines.append(f'  {SYMBOLS[action]} alert_route "{route["name"]}"')
+        shown = route["after"] or route["before"]
+        if action != "delete":
+            lines.append(f"      events       = {', '.join(shown['events'])}")
+            lines.append(f"      integrations = {', '.join(shown['integrations'])}")
+            lines.append(f"      to           = {', '.join(shown['to'])}")
+            lines.append(f"      escalate     = after {shown['escalate_after']} repeats")
+    if change.get("destinations_changed"):
+        after = change.get("after") or {}
+        lines.append(
+            f"  ~ alert destinations {after.get('destinations', '')}: (sensitive value changed)"
+        )
+    lines.append("")
 
 
 def _mapping_lines(doc: dict[str, Any], lines: list[str]) -> None:
@@ -165,6 +192,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 f" · **Mappings:** {summary['mappings_add']} to add, "
                 f"{summary['mappings_change']} to change, {summary['mappings_remove']} to remove"
             )
+        if doc.get("alerts"):
+            routes = ", ".join(f"`{r['name']}` ({r['action']})" for r in doc["alerts"]["routes"])
+            headline += f" · **Alert routes:** {routes or 'destinations changed'}"
     else:
         headline = "**No changes.** The state matches the workspace files."
     parts = ["### Tether plan", "", headline, ""]

@@ -508,6 +508,8 @@ class _Handler(BaseHTTPRequestHandler):
         configuration = resource.get("configuration") or {}
         job = _Job(job_id, project, configuration, int(time.time() * 1000))
         query = configuration.get("query") or {}
+        if configuration.get("dryRun"):
+            return self._dry_run(job, query)
         try:
             if query.get("useLegacySql"):
                 raise _ApiError(400, "invalidQuery", "The sandbox speaks standard SQL only.")
@@ -516,6 +518,28 @@ class _Handler(BaseHTTPRequestHandler):
             job.error = {"code": exc.code, **exc.result(), "body": exc.body()}
         self.server.add_job(job)
         return _job_resource(job)
+
+    def _dry_run(self, job: _Job, query: dict[str, Any]) -> dict[str, Any]:
+        """``configuration.dryRun``: validate and estimate, run nothing, keep no job.
+
+        As in BigQuery, a query that would fail fails the insert itself (HTTP 4xx), and a valid
+        one comes back DONE with ``statistics.query.totalBytesProcessed`` and the schema.
+        """
+        if query.get("useLegacySql"):
+            raise _ApiError(400, "invalidQuery", "The sandbox speaks standard SQL only.")
+        _run_query(self.server, job, str(query.get("query") or ""), query)
+        cur = self.server.db.cursor()
+        try:
+            cur.execute(f"DROP TABLE IF EXISTS {job.table}")
+        finally:
+            cur.close()
+        resource = _job_resource(job)
+        width = max(1, len(job.schema))
+        resource["statistics"]["query"].update(
+            totalBytesProcessed=str(job.total_rows * width * 8),
+            schema={"fields": job.schema},
+        )
+        return resource
 
     def _results(self, job: _Job, query: dict[str, str]) -> dict[str, Any]:
         if job.error is not None:

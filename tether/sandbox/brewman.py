@@ -241,6 +241,37 @@ class BrewmanServer(SandboxServer):
         self._lock = threading.Lock()
         self._errors_left = scenario.server_errors
 
+    def enter_late(self, count: int, day: datetime) -> list[str]:
+        """``count`` orders entered now but dated ``day`` (paper orders typed in after a
+        festival): an incremental sync, whose cursor passed ``day``, never sees them."""
+        brewery = self.brewery
+        with self._lock:
+            first = len(brewery.orders) + 1_000_000
+            added = [brewery._order(first + i, day) for i in range(count)]
+            brewery.orders.extend(added)
+            brewery.orders.sort(key=lambda o: (o["header"]["readOnly"]["createdAt"], o["id"]))
+            brewery.__dict__.pop("created", None)
+        return [o["id"] for o in added]
+
+    def delete(self, order_id: str) -> None:
+        """Remove an order, as deleting it in Brewman does (the state keeps what it loaded)."""
+        brewery = self.brewery
+        with self._lock:
+            brewery.orders[:] = [o for o in brewery.orders if o["id"] != order_id]
+            brewery.__dict__.pop("created", None)
+
+    def edit(self, order_id: str, quantity: float, at: datetime) -> None:
+        """Change an order's first line after the fact (``lastUpdatedAt`` moves, the order date
+        does not): the late edit an order-date filter misses."""
+        with self._lock:
+            order = next(o for o in self.brewery.orders if o["id"] == order_id)
+            line = order["lines"][0]
+            line["quantity"] = quantity
+            line["lineNetPrice"] = round(quantity * line["unitNetPrice"], 2)
+            read_only = order["header"]["readOnly"]
+            read_only["lastUpdatedAt"] = _iso(at)
+            read_only["totalNetPrice"] = round(sum(x["lineNetPrice"] for x in order["lines"]), 2)
+
     def next_is_error(self) -> bool:
         with self._lock:
             if self._errors_left > 0:

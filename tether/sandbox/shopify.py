@@ -13,6 +13,7 @@ replaced (tests drive the bucket with the same fake clock their fake sleep advan
 
 from __future__ import annotations
 
+import heapq
 import os
 import random
 import re
@@ -38,6 +39,7 @@ from tether.sandbox.shopify_graphql import (
     QueryError,
     compile_projection,
     decode_cursor,
+    decode_position,
     encode_cursor,
     indexed_page,
     list_page,
@@ -47,7 +49,13 @@ from tether.sandbox.shopify_graphql import (
     requested_cost,
     with_variables,
 )
-from tether.sandbox.shopify_search import SearchSyntaxError, fields_of, parse_search, without_range
+from tether.sandbox.shopify_search import (
+    SearchSyntaxError,
+    fields_of,
+    parse_search,
+    parse_time,
+    without_range,
+)
 from tether.sandbox.shopify_store import (
     LINE_BASE,
     ORDER_BASE,
@@ -59,19 +67,30 @@ from tether.sandbox.shopify_store import (
 )
 
 MAX_QUERY_COST = 1000
+PLANS = {"standard": (2000.0, 100.0), "advanced": (4000.0, 200.0), "plus": (20000.0, 1000.0)}
+"""GraphQL Admin API limits per plan: (bucket size, restore rate), as Shopify publishes them."""
+COUNT_LIMIT = 10_000
+"""``ordersCount``'s default ``limit`` (``limit: null`` counts without one)."""
 BAD_TOKEN_BODY = (
     b'{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}'
 )
 ORDER_SEARCH_FIELDS = frozenset(
     {"updated_at", "created_at", "processed_at", "financial_status", "id", "channel",
-     "source_name", "sku"}
+     "source_name", "sku", "status"}
 )  # fmt: skip
 VARIANT_SEARCH_FIELDS = frozenset({"updated_at", "sku", "id"})
-TEMPLATE_FIELDS = frozenset({"financial_status", "channel", "source_name", "sku"})
-"""Order search fields decided by the order's template alone (not by its index)."""
+TEMPLATE_FIELDS = frozenset({"financial_status", "channel", "source_name", "sku", "status"})
+"""Order search fields decided by the order's template alone (not by its index) while no order
+has changed (``status`` is then ``open`` for all)."""
 _GRAPHQL_PATH = re.compile(r"^/admin/api/([^/]+)/graphql\.json$")
 _BULK_PATH = re.compile(r"^/bulk/(\d+)\.jsonl$")
 _GID = re.compile(r"^gid://shopify/([A-Za-z]+)/(\d+)$")
+SCOPE_DESCRIPTIONS = {
+    "read_orders": "Read orders, transactions, and fulfillments",
+    "read_all_orders": "Read all orders, not only those of the last 60 days",
+    "read_products": "Read products, variants, and collections",
+    "read_publications": "Read product publications (sales channels)",
+}
 
 
 @dataclass
@@ -98,8 +117,16 @@ class Scenario:
     """Share of PENDING / AUTHORIZED orders."""
     bad_token: bool = False
     """Every request gets 401, as after the app's token was revoked."""
-    bucket_size: float = 2000.0
-    restore_rate: float = 100.0
+    access_scopes: tuple[str, ...] = (
+        "read_orders", "read_all_orders", "read_products", "read_publications",
+    )  # fmt: skip
+    """What the merchant granted the app (``currentAppInstallation { accessScopes }``)."""
+    plan: str = "standard"
+    """Shopify plan whose GraphQL limits are served: standard (100 points/s, a 2,000-point
+    bucket), advanced (200/s, 4,000) or plus (1,000/s, 20,000). ``bucket_size`` and
+    ``restore_rate`` override it when not 0."""
+    bucket_size: float = 0.0
+    restore_rate: float = 0.0
     throttle_burst: bool = False
     """The cost bucket starts empty (as if another app just drained it)."""
     throttle_429_rate: float = 0.0
@@ -112,6 +139,18 @@ class Scenario:
     """Share of GraphQL requests answered with a truncated, non-JSON body (1.0 = all)."""
     bulk_delay_ms: int = 20
     """Minimum time a bulk operation stays RUNNING."""
+    live_orders_per_minute: int = 0
+    """A living store: every ``live_interval_s`` this many orders per minute (pro rata) arrive
+    and as many existing ones change (paid, voided, refunded, partly refunded, edited), as in
+    ``Store.busy_day``; 0 keeps the store still between syncs."""
+    live_interval_s: float = 10.0
+
+    def limits(self) -> tuple[float, float]:
+        """(bucket size, restore rate per second) served."""
+        if self.plan not in PLANS:
+            raise ValueError(f"unknown Shopify plan {self.plan!r} (one of {', '.join(PLANS)})")
+        size, rate = PLANS[self.plan]
+        return (self.bucket_size or size, self.restore_rate or rate)
 
     def shape(self) -> StoreShape:
         return StoreShape(
@@ -205,6 +244,7 @@ class ShopifySandbox(SandboxServer):
     scenario: Scenario
 
     def __init__(self, scenario: Scenario, host: str, port: int) -> None:
+        scenario.limits()  # an unknown plan fails here, not on the first request
         super().__init__(ShopifyHandler, scenario, host, port)
         self.store = Store(scenario.shape())
         self.clock: Callable[[], float] = time.monotonic
@@ -216,8 +256,31 @@ class ShopifySandbox(SandboxServer):
         self.bulk_dir = tempfile.mkdtemp(prefix="tether-shopify-bulk-")
         self.requests = 0
         """GraphQL requests answered (tests assert on retries and page counts)."""
+        self.throttled = 0
+        """Requests answered ``THROTTLED`` (a well-paced client rarely gets one)."""
+        self.stopping = threading.Event()
+        self.live: threading.Thread | None = None
+        self.live_ticks = 0
+        """Times the living store has changed (``live_orders_per_minute``)."""
+
+    def start(self) -> ShopifySandbox:
+        super().start()
+        if self.scenario.live_orders_per_minute > 0:
+            self.live = threading.Thread(target=self._live, name="sandbox-live", daemon=True)
+            self.live.start()
+        return self
+
+    def _live(self) -> None:
+        """Orders arrive and change while the server runs (``live_orders_per_minute``)."""
+        s = self.scenario
+        per_tick = max(1, round(s.live_orders_per_minute * s.live_interval_s / 60))
+        while not self.stopping.wait(s.live_interval_s):
+            with self.lock:
+                self.store.busy_day(per_tick, per_tick, seed=self.rng.randrange(1 << 30))
+                self.live_ticks += 1
 
     def server_close(self) -> None:
+        self.stopping.set()
         super().server_close()
         for job in self.jobs.values():
             job.cancel = True
@@ -232,8 +295,9 @@ class ShopifySandbox(SandboxServer):
     def bucket(self, token: str) -> Bucket:
         s = self.scenario
         if token not in self.buckets:
-            start = 0.0 if s.throttle_burst else s.bucket_size
-            self.buckets[token] = Bucket(s.bucket_size, s.restore_rate, start, lambda: self.clock())
+            size, rate = s.limits()
+            start = 0.0 if s.throttle_burst else size
+            self.buckets[token] = Bucket(size, rate, start, lambda: self.clock())
         return self.buckets[token]
 
     # -- root fields ---------------------------------------------------------------------------
@@ -253,6 +317,8 @@ class ShopifySandbox(SandboxServer):
             page = self.orders_page(args)
             ctx.count(node, len(page.items))
             return page
+        if name == "ordersCount":
+            return self.orders_count(args)
         if name == "productVariants":
             page = self.variants_page(args)
             ctx.count(node, len(page.items))
@@ -266,18 +332,31 @@ class ShopifySandbox(SandboxServer):
         if name == "shop":
             return {"name": "Tether Sandbox", "myshopifyDomain": "sandbox.myshopify.com",
                     "currencyCode": self.scenario.currency}  # fmt: skip
+        if name == "currentAppInstallation":
+            return self.app_installation()
         if name == "bulkOperationRunQuery":
             return self.run_bulk(str(args["query"]), host)
         if name == "bulkOperationCancel":
             return self.cancel_bulk(str(args["id"]))
         raise QueryError(f"Field '{name}' is not served by the sandbox.")
 
+    def app_installation(self) -> dict[str, Any]:
+        scopes = [
+            {"handle": h, "description": SCOPE_DESCRIPTIONS.get(h, h)}
+            for h in self.scenario.access_scopes
+        ]
+        return {
+            "id": "gid://shopify/AppInstallation/1",
+            "app": {"id": "gid://shopify/App/1", "title": "Tether", "handle": "tether"},
+            "accessScopes": scopes,
+        }
+
     def lookup(self, gid: str) -> dict[str, Any] | None:
         m = _GID.match(gid)
         if m is None:
             raise QueryError(f"Invalid global id '{gid}'", "BAD_REQUEST")
         kind, number = m.group(1), int(m.group(2))
-        if kind == "Order" and 0 <= number - ORDER_BASE < self.store.count:
+        if kind == "Order" and self.store.exists(number - ORDER_BASE):
             return self.store.order(number - ORDER_BASE)
         if kind == "ProductVariant" and 0 <= number - VARIANT_BASE < self.store.variant_count():
             return self.store.variant(number - VARIANT_BASE)
@@ -295,10 +374,13 @@ class ShopifySandbox(SandboxServer):
         store = self.store
         count = store.count
         low = search.lower_bound("updated_at")
+        high = search.upper_bound("updated_at")
+        if store.changes:
+            yield from self._lifecycle_order_indices(args, search, low, high)
+            return
         start = store.first_updated_at_or_after(low) if low is not None else 0
         if args.get("after"):
             start = max(start, decode_cursor(str(args["after"])) - ORDER_BASE + 1)
-        high = search.upper_bound("updated_at")
         rest = without_range(search, "updated_at")
         if rest is not None and fields_of(rest.root) <= TEMPLATE_FIELDS:
             # What is left depends only on the order's template: decide once per template.
@@ -318,6 +400,47 @@ class ShopifySandbox(SandboxServer):
                 return
             if search.matches(store.order_fields(i)):
                 yield i
+
+    def _lifecycle_order_indices(
+        self, args: dict[str, Any], search: Any, low: float | None, high: float | None
+    ) -> Iterator[int]:
+        """``order_indices`` once orders have changed: the unchanged ones in index order merged
+        with the changed ones (sorted by their new ``updatedAt``), by (updatedAt, id)."""
+        store = self.store
+        after: tuple[float, int] | None = None
+        if args.get("after"):
+            last_id, last_value = decode_position(str(args["after"]))
+            index = last_id - ORDER_BASE
+            at = parse_time(last_value) if last_value else store.updated_epoch(index)
+            after = (at, index)
+            low = at if low is None else max(low, at)
+        changes = store.changes
+
+        def unchanged() -> Iterator[tuple[int, int]]:
+            start = store.first_updated_at_or_after(low) if low is not None else 0
+            for i in range(start, store.count):
+                if i in changes:
+                    continue
+                yield store.base_updated_epoch(i), i
+
+        for updated, i in heapq.merge(unchanged(), store.changed_from(low)):
+            if high is not None and updated > high:
+                return
+            if after is not None and (updated, i) <= after:
+                continue
+            if search.matches(store.order_fields(i)):
+                yield i
+
+    def orders_count(self, args: dict[str, Any]) -> dict[str, Any]:
+        limit = args.get("limit", COUNT_LIMIT)
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise QueryError("Argument 'limit' must be a non-negative integer or null.")
+        count = 0
+        for _ in self.order_indices({"query": args.get("query")}):
+            if limit is not None and count >= limit:
+                return {"__typename": "Count", "count": limit, "precision": "AT_LEAST"}
+            count += 1
+        return {"__typename": "Count", "count": count, "precision": "EXACT"}
 
     def orders_page(self, args: dict[str, Any]) -> Page:
         store = self.store
@@ -489,7 +612,20 @@ class _OrderRenderer:
         pick = itemgetter(*slots) if len(slots) > 1 else (lambda v: (v[slots[0]],))
         return fmt, pick, len(lines), len(t.lines)
 
+    def render_changed(self, i: int) -> bytes:
+        """A changed order: projected from its full object (slower, but few orders change)."""
+        obj = self.store.order(i)
+        lines = [orjson.dumps(self.parent(obj))]
+        for projection in self.children:
+            for child in obj["lineItems"]:
+                lines.append(orjson.dumps(projection(child) | {"__parentId": obj["id"]}))
+        self.roots += 1
+        self.objects += len(lines)
+        return b"\n".join(lines) + b"\n"
+
     def render(self, i: int) -> bytes:
+        if self.store.changes and i in self.store.changes:
+            return self.render_changed(i)
         t_index = self.store.template_index(i)
         compiled = self.cache.get(t_index)
         if compiled is None:
@@ -624,6 +760,7 @@ class ShopifyHandler(BaseHTTPRequestHandler):
                 error = QueryError(message, "MAX_COST_EXCEEDED", cost=cost, maxCost=MAX_QUERY_COST)
                 return 200, {"errors": [error.as_json()], "extensions": _cost(cost, None, bucket)}
             if not bucket.take(cost):
+                server.throttled += 1
                 throttled = QueryError(
                     "Throttled",
                     "THROTTLED",

@@ -50,6 +50,7 @@ enum CurrencyCode { USD EUR GBP CAD AUD }
 enum BulkOperationStatus { CREATED RUNNING COMPLETED CANCELING CANCELED FAILED EXPIRED }
 enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
 enum BulkOperationType { QUERY MUTATION }
+enum CountPrecision { EXACT AT_LEAST }
 
 type PageInfo {
   hasNextPage: Boolean!
@@ -69,6 +70,7 @@ type LineItem implements Node {
   sku: String
   name: String!
   quantity: Int!
+  currentQuantity: Int!
   originalUnitPriceSet: MoneyBag!
 }
 type LineItemEdge { cursor: String! node: LineItem! }
@@ -81,6 +83,7 @@ type Order implements Node {
   createdAt: DateTime!
   updatedAt: DateTime!
   processedAt: DateTime!
+  cancelledAt: DateTime
   displayFinancialStatus: OrderDisplayFinancialStatus
   displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   currencyCode: CurrencyCode!
@@ -131,18 +134,26 @@ type UserError { field: [String!] message: String! }
 type BulkOperationRunQueryPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
 type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
 
+type Count { count: Int! precision: CountPrecision! }
+
 type Shop { name: String! myshopifyDomain: String! currencyCode: CurrencyCode! }
+
+type AccessScope { handle: String! description: String! }
+type App { id: ID! title: String! handle: String }
+type AppInstallation implements Node { id: ID! app: App! accessScopes: [AccessScope!]! }
 
 type QueryRoot {
   shop: Shop!
   order(id: ID!): Order
   orders(first: Int, after: String, last: Int, before: String, reverse: Boolean,
          sortKey: OrderSortKeys, query: String): OrderConnection!
+  ordersCount(query: String, limit: Int = 10000, savedSearchId: ID): Count
   productVariants(first: Int, after: String, last: Int, before: String, reverse: Boolean,
                   sortKey: ProductVariantSortKeys, query: String): ProductVariantConnection!
   channels(first: Int, after: String, last: Int, before: String, reverse: Boolean): ChannelConnection!
   node(id: ID!): Node
   currentBulkOperation(type: BulkOperationType): BulkOperation
+  currentAppInstallation: AppInstallation!
 }
 
 type Mutation {
@@ -316,10 +327,16 @@ def encode_cursor(last_id: int, last_value: str | None = None) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    return decode_position(cursor)[0]
+
+
+def decode_position(cursor: str) -> tuple[int, str | None]:
+    """A cursor's (last id, last sort value): a page resumes after that position."""
     try:
         value = orjson.loads(base64.b64decode(cursor.encode(), validate=True))
-        return int(value["last_id"])
-    except (ValueError, KeyError, TypeError):
+        last = value.get("last_value")
+        return int(value["last_id"]), last if isinstance(last, str) else None
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise QueryError(f"Invalid cursor '{cursor}'.", "BAD_REQUEST") from None
 
 

@@ -67,7 +67,9 @@ class Scenario:
     rate_limit_burst: int = 1
     retry_after_s: float = 1.0
     server_errors: int = 0
-    """The next N requests answer 500."""
+    """The next N requests answer ``server_error_status``."""
+    server_error_status: int = 500
+    """500, or 503 for an outage ("Service Unavailable", as a load balancer answers)."""
     malformed: str = ""
     """"body": 200 with a non-JSON body; "shape": 200 JSON without ``data``."""
     slow_s: float = 0.0
@@ -378,7 +380,9 @@ class TrackStarHandler(BaseHTTPRequestHandler):
             )
             return
         if trouble == 500:
-            self._json(500, {"error": "Internal server error"})
+            status = scenario.server_error_status
+            message = "Service unavailable" if status == 503 else "Internal server error"
+            self._json(status, {"error": message})
             return
         if resource in scenario.unsupported:
             self._json(
@@ -413,7 +417,7 @@ class TrackStarHandler(BaseHTTPRequestHandler):
             {
                 "data": data,
                 "next_token": _encode_token(offset + limit, params) if more else None,
-                "total_count": matched,
+                "total_count": len(data),  # "The number of items returned" (API reference)
             },
         )
 

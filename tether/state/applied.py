@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from tether.config.model import CachedMappingRows
+
 if TYPE_CHECKING:
     import duckdb
 
 INTEGRATION_COLUMNS = (
     "id", "name", "service", "enabled", "dry_run", "cron", "timezone", "capabilities",
     "settings", "credentials_ref", "credentials_fingerprint", "source_path",
+    "retry_attempts", "retry_backoff_s",
 )  # fmt: skip
 
 
@@ -54,7 +57,7 @@ MAPPING_DIFF_SQL = """
 SELECT CASE WHEN a.target IS NULL THEN 'add' WHEN d.target IS NULL THEN 'remove' ELSE 'change' END,
        coalesce(d.kind, a.kind) AS kind, coalesce(d.integration_id, a.integration_id) AS scope,
        coalesce(d.external_id, a.external_id) AS external_id, a.target, d.target, d.line
-FROM desired_mappings d
+FROM {desired} d
 FULL OUTER JOIN {applied} a
   ON d.kind = a.kind AND d.integration_id = a.integration_id AND d.external_id = a.external_id
 WHERE d.target IS DISTINCT FROM a.target
@@ -78,11 +81,17 @@ def mapping_diff(con: duckdb.DuckDBPyConnection | None, desired: Any) -> list[tu
         if own
         else "mappings"
     )
-    db.register("desired_mappings", desired)
+    registered = not isinstance(desired, CachedMappingRows)
+    if registered:
+        db.register("desired_mappings", desired)
+        source = "desired_mappings"
+    else:  # DuckDB reads the check cache's Parquet itself: a no-op plan never imports pyarrow
+        source = "read_parquet('" + str(desired.path).replace("'", "''") + "')"
     try:
-        return db.execute(MAPPING_DIFF_SQL.format(applied=applied)).fetchall()
+        return db.execute(MAPPING_DIFF_SQL.format(desired=source, applied=applied)).fetchall()
     finally:
-        db.unregister("desired_mappings")
+        if registered:
+            db.unregister("desired_mappings")
         if own:
             db.close()
 

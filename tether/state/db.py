@@ -15,6 +15,8 @@ import fcntl
 import getpass
 import json
 import os
+import pwd
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,6 +142,48 @@ def _parse_holder(raw: bytes) -> LockHolder | None:
         return None
 
 
+_DUCKDB_HOLDER = re.compile(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def conflicting_holder(state_path: Path, duckdb_message: str) -> str:
+    """Who holds the DuckDB file, as Terraform names a lock holder: pid, user, command and, when
+    it is Tether's own writer, its operation and since when. DuckDB names the pid and program of
+    the process holding its file lock ("Conflicting lock is held in /usr/bin/python3 (PID 42)");
+    Tether's lock record adds the operation — but only if it belongs to that same pid (a record
+    left by a writer that finished is not the holder)."""
+    holder = read_holder(state_path)
+    match = _DUCKDB_HOLDER.search(duckdb_message)
+    if match is None:
+        return holder.describe() if holder else "another process"
+    pid = int(match["pid"])
+    if holder is not None and holder.pid == pid:
+        return holder.describe()
+    return f"pid {pid}{_process_owner(pid)}, command '{_command_line(pid) or match['program']}'"
+
+
+def _process_owner(pid: int) -> str:
+    try:
+        return f", user {pwd.getpwuid(os.stat(f'/proc/{pid}').st_uid).pw_name}"
+    except (OSError, KeyError):
+        return ""
+
+
+def _command_line(pid: int, limit: int = 120) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    words = [
+        os.path.basename(w) if i == 0 else w
+        for i, w in enumerate(raw.decode(errors="replace").split("\0"))
+        if w
+    ]
+    text = " ".join(words)
+    # a long command keeps both ends: the program and its last arguments name it best
+    half = limit // 2
+    return text if len(text) <= limit else f"{text[:half]} … {text[-half:]}"
+
+
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("tether.state") / "migrations"
     found = []
@@ -175,8 +219,7 @@ def connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            holder = read_holder(path)
-            who = holder.describe() if holder else "another process"
+            who = conflicting_holder(path, str(exc))
             raise StateLockedError(
                 f"State file {path} is in use by {who}.",
                 hint="While a daemon runs, commands go through its socket; otherwise wait for "

@@ -129,11 +129,29 @@ def executions(
         "ORDER BY id DESC LIMIT ?",
         [*params, limit + 1],
     ).fetchall()
-    found = [_row(EXECUTION_COLUMNS, r) for r in rows[:limit]]
+    found = _with_attempts(con, [_row(EXECUTION_COLUMNS, r) for r in rows[:limit]])
     return {
         "executions": found,
         "next_before_id": found[-1]["id"] if len(rows) > limit else None,
     }
+
+
+def _with_attempts(
+    con: duckdb.DuckDBPyConnection, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Add ``attempt`` (2, 3, …) and ``retry_of`` to executions of retry_after_failure runs."""
+    run_ids = sorted({e["run_id"] for e in found if e["trigger"] == "retry_after_failure"})
+    attempts: dict[int, tuple[int, int | None]] = {}
+    if run_ids:
+        rows = con.execute(
+            f"SELECT id, attempt, retry_of FROM runs WHERE id IN ({', '.join('?' * len(run_ids))})",
+            run_ids,
+        ).fetchall()
+        attempts = {int(r[0]): (int(r[1] or 1), r[2]) for r in rows}
+    for e in found:
+        attempt, retry_of = attempts.get(e["run_id"], (None, None))
+        e["attempt"], e["retry_of"] = attempt, retry_of
+    return found
 
 
 def execution(con: duckdb.DuckDBPyConnection | None, execution_id: int) -> dict[str, Any]:
@@ -143,7 +161,7 @@ def execution(con: duckdb.DuckDBPyConnection | None, execution_id: int) -> dict[
             [execution_id],
         ).fetchone()
         if row is not None:
-            return _row(EXECUTION_COLUMNS, row)
+            return _with_attempts(con, [_row(EXECUTION_COLUMNS, row)])[0]
     raise NotFoundError(
         f"Unknown execution {execution_id}.",
         hint="List executions with `tether executions [INTEGRATION]`.",
@@ -430,3 +448,21 @@ def error_keys(con: duckdb.DuckDBPyConnection, execution_id: int) -> set[tuple[s
         [execution_id],
     ).fetchall()
     return {(r[0], r[1]) for r in rows}
+
+
+def latest_verify(con: duckdb.DuckDBPyConnection, integration_id: str) -> list[dict[str, Any]]:
+    """The newest ``tether verify`` result of each capability of an integration (may be none;
+    a state file older than schema version 5 has no ``verify_runs`` and answers none too)."""
+    import duckdb
+
+    try:
+        result = con.execute(
+            "SELECT domain_type, status, source_count, state_count, loaded, failed, "
+            "window_since, window_until, window_field, message, checked_at, check_id "
+            "FROM v_verify_latest WHERE integration_id = ? ORDER BY domain_type",
+            [integration_id],
+        )
+    except duckdb.CatalogException:
+        return []
+    names = tuple(d[0] for d in result.description or [])
+    return [_row(names, row) for row in result.fetchall()]

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from tether.errors import TetherError
 from tether.tui.datasource import MonitorSource, Row
 from tether.tui.format import Palette
+from tether.tui.setup_source import SetupSource
 
 DEFAULT_REFRESH_S = 5.0
 DEFAULT_DEBOUNCE_S = 0.25
@@ -46,9 +47,12 @@ class MonitorApp(App[None]):
         refresh_s: float = DEFAULT_REFRESH_S,
         debounce_s: float = DEFAULT_DEBOUNCE_S,
         theme: str | None = None,
+        setup: SetupSource | None = None,
     ) -> None:
         super().__init__()
         self.source = source
+        self.setup = setup
+        """The "New integration" form's source; ``None`` leaves the form out."""
         self.clock = clock
         self.refresh_s = refresh_s
         self.debounce_s = debounce_s
@@ -92,6 +96,23 @@ class MonitorApp(App[None]):
             self.sub_title = self.progress_text or self.source.description
 
     # -- actions -------------------------------------------------------------------------------
+    def action_new_integration(self) -> None:
+        from tether.tui.screens.add import AddIntegrationDialog
+
+        if self.setup is None:
+            return
+
+        def created(result: dict[str, Any] | None) -> None:
+            if result is not None:
+                self.notify(
+                    f"Created {result['integration']} and {result['credentials']} (encrypted). "
+                    "Next: tether plan, then tether apply.",
+                    title="New integration",
+                    timeout=8,
+                )
+
+        self.push_screen(AddIntegrationDialog(self.setup), created)
+
     def action_help(self) -> None:
         from tether.tui.screens.help import HelpScreen
 
@@ -170,6 +191,10 @@ class MonitorApp(App[None]):
     # -- command palette -------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if self.setup is not None:
+            yield SystemCommand(
+                "New integration", "tether add, as a form", self.action_new_integration
+            )
         from tether.tui.screens.base import INTEGRATION_ACTIONS, IntegrationActionsMixin
         from tether.tui.screens.help import screen_bindings
 

@@ -363,7 +363,31 @@ class FakeSource:
         active = out["enabled"] and not out["paused"]
         out["next_sync"] = out.get("next_sync") if active else None
         out.setdefault("overdue", False)
+        out["health"] = self._health(out, mine)
         return out
+
+    def _health(self, row: Row, mine: list[Row]) -> Row:
+        """The real health rule over the fake's executions (the daemon's ``status`` does this)."""
+        from tether.engine.health import Health, Inputs, assess
+
+        latest: dict[str, int] = {}
+        for e in mine:
+            if e["status"] != "running":
+                latest[str(e["domain_type"])] = int(e["id"])
+        unmapped: dict[tuple[str, str, str], set[int]] = {}
+        for domain, execution_id in latest.items():
+            for item in self.items_.get(execution_id, []):
+                for error in self.item_errors.get(int(item["id"]), []):
+                    code = str(error.get("code"))
+                    key = error.get("sku") or error.get("channel") or error.get("warehouse")
+                    if code.startswith("UNMAPPED_") and key:
+                        unmapped.setdefault((domain, code, str(key)), set()).add(int(item["id"]))
+        inputs = Inputs(
+            executions=list(reversed(mine)),
+            unmapped=[(d, c, k, len(n)) for (d, c, k), n in sorted(unmapped.items())],
+            overdue=bool(row.get("overdue")),
+        )
+        return Health(str(row["id"]), tuple(assess(inputs)), self.now).to_doc()
 
     def _find(self, integration: str) -> Row:
         for row in self.integrations:

@@ -190,3 +190,15 @@ def one_line(text: str | None, limit: int = 120) -> str:
         return ""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def trigger(execution: dict[str, Any], *, long: bool = False) -> str:
+    """The run's trigger; a retry says its attempt: "retry_after_failure #2 (after run 41)"."""
+    attempt = execution.get("attempt")
+    text = str(execution.get("trigger") or "")
+    if not attempt:
+        return text
+    text = f"{text} #{attempt}"
+    if long and execution.get("retry_of"):
+        text += f" (after run {execution['retry_of']})"
+    return text

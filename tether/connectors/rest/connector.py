@@ -108,6 +108,17 @@ REST_CREDENTIALS = (
     ("client_id", "OAuth client id", "OAuth 2.0 client id"),
     ("client_secret", "OAuth client secret", "OAuth 2.0 client secret"),
     ("refresh_token", "OAuth refresh token", "Long-lived token exchanged for access tokens"),
+    (
+        "consumer_key",
+        "OAuth 1.0a consumer key",
+        "OAuth 1.0a consumer key (NetSuite: of the integration record)",
+    ),
+    ("consumer_secret", "OAuth 1.0a consumer secret", "OAuth 1.0a consumer secret"),
+    (
+        "token_secret",
+        "OAuth 1.0a token secret",
+        "OAuth 1.0a token secret ('token' holds the token id)",
+    ),
 )
 
 
@@ -359,7 +370,7 @@ class SpecConnector:
         if response.status_code >= 300:
             raise DataError(
                 f"{self.service} refused {resource.method} {shown}: {response.status_code} "
-                f"{response.text[:160]!r}",
+                f"{_error_detail(response)}",
                 hint="Check the integration's settings and spec; if they look right, the next "
                 "sync retries.",
             )
@@ -445,3 +456,23 @@ def platform_spec(
         ),
         settings_model=settings_model,
     )
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The message of a 4xx body in the common error shapes (NetSuite's ``o:errorDetails``,
+    Amazon's ``errors``, OAuth's ``error_description``, ``message``), else its start."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        listed = body.get("o:errorDetails") or body.get("errors")
+        first = listed[0] if isinstance(listed, list) and listed else None
+        if isinstance(first, dict):
+            text = first.get("detail") or first.get("message")
+            if text:
+                return repr(str(text)[:300])
+        for key in ("error_description", "message", "error", "title"):
+            if isinstance(body.get(key), str):
+                return repr(body[key][:300])
+    return repr(response.text[:160])

@@ -34,6 +34,10 @@ OPERATION_MODULES = (
     "tether.daemon.ops.triage",  # executions, items, item, errors
     "tether.daemon.ops.syncs",  # sync, retry, reset
     "tether.daemon.ops.control",  # pause, resume, health
+    "tether.daemon.ops.doctor",  # doctor
+    "tether.daemon.ops.alerts",  # alerts, alerts_test
+    "tether.daemon.ops.verify",  # verify
+    "tether.daemon.ops.setup",  # add_form, add_check, add, secrets_keygen, secrets_check, secrets_set
 )
 
 

@@ -14,20 +14,24 @@ def sync(
     capabilities: list[str] | None = None,
     dry_run: bool | None = None,
     full: bool = False,
+    since: str | None = None,
+    until: str | None = None,
 ) -> dict[str, Any]:
-    """Run a sync of an integration now (a manual run)."""
+    """Run a sync of an integration now (a manual run; a backfill with ``since``)."""
     hook = ctx.services.get("sync")
     if hook is not None:
         # The daemon queues a manual run behind one in progress; same answer shape.
+        window = {"since": since, "until": until} if since or until else {}
         result: dict[str, Any] = hook(
             ctx,
             integration=integration,
             capabilities=capabilities,
             dry_run=dry_run,
             full=full,
+            **window,
         )
         return result
-    return run_manual_sync(ctx, integration, capabilities, dry_run, full)
+    return run_manual_sync(ctx, integration, capabilities, dry_run, full, since, until)
 
 
 def run_manual_sync(
@@ -36,25 +40,37 @@ def run_manual_sync(
     capabilities: list[str] | None = None,
     dry_run: bool | None = None,
     full: bool = False,
+    since: str | None = None,
+    until: str | None = None,
 ) -> dict[str, Any]:
-    """Run the sync in this process and answer with its executions (also used by the daemon)."""
+    """Run the sync in this process and answer with its executions (also used by the daemon).
+
+    ``since`` (and ``until``) make it a backfill: that window is re-fetched, trigger
+    ``backfill``, and no cursor moves.
+    """
+    from datetime import UTC, datetime
+
     from tether.engine.sync import run_sync
+    from tether.engine.window import parse_window, window_json
     from tether.state import queries
 
+    window = parse_window(since, until, now=datetime.now(UTC))
     with ctx.state.write("sync") as con:
         result = run_sync(
             con,
             ctx.workspace,
             integration,
             capabilities=capabilities or None,
-            trigger="manual",
+            trigger="manual" if window is None else "backfill",
             dry_run=dry_run,
             full=full,
             actor=ctx.actor,
             progress=ctx.progress,
             cancel=ctx.cancel,
+            window=window,
         )
         return {
+            "window": window_json(window),
             "run_id": result.run_id,
             "queued": False,
             "executions": queries.executions_by_id(con, result.execution_ids),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from tether.config.model import DesiredState
 from tether.config.workspace import files_digest, load_workspace
 from tether.daemon.ops import Context, operation
+from tether.engine.alerts import alerts_change, applied_alerts
 from tether.engine.apply import apply_plan, check_fresh
+from tether.engine.health import Health, HealthBook, read_health
 from tether.engine.plan import make_plan, mapping_changes
 from tether.engine.schedule import upcoming
 from tether.engine.services import service_infos
@@ -81,6 +83,7 @@ def plan(ctx: Context) -> dict[str, Any]:
         ]
         history = history_counts(con, removed + service_moves)
         impact = _impact(con, desired, changes)
+        applied_routes = applied_alerts(con) if con is not None else None
     result = make_plan(
         desired,
         applied,
@@ -89,7 +92,11 @@ def plan(ctx: Context) -> dict[str, Any]:
         mapping_changes=changes,
         now=datetime.now(UTC),
     )
-    return result.to_doc()
+    doc = result.to_doc()
+    routes = alerts_change(applied_routes, desired.alerts.to_doc() if desired.alerts else None)
+    if routes is not None:
+        doc.update(alerts=routes, has_changes=True)
+    return doc
 
 
 @operation("apply", "admin")
@@ -156,21 +163,10 @@ def _iso(value: Any) -> str | None:
     return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else None
 
 
-def _overdue(
-    cron: str, timezone: str, last: datetime | None, created: datetime, now: datetime
-) -> bool:
-    """Last sync older than the schedule implies (seed 000, "Data not syncing")."""
-    from zoneinfo import ZoneInfo
-
-    from croniter import croniter
-
-    it = croniter(cron, now.astimezone(ZoneInfo(timezone)), second_at_beginning=True)
-    previous: datetime = it.get_prev(datetime)
-    grace = timedelta(minutes=5)
-    if previous < created:
-        return False
-    reference = last or created
-    return bool(reference < previous - grace)
+def health_book(ctx: Context) -> HealthBook | None:
+    """The daemon's evaluator (``None`` without a daemon: health is evaluated per call)."""
+    book = ctx.services.get("health")
+    return book if isinstance(book, HealthBook) else None
 
 
 STATUS_SQL = """
@@ -196,16 +192,25 @@ ORDER BY i.id
 """
 
 
-def integration_rows(con: Any, now: datetime, only: str | None = None) -> list[dict[str, Any]]:
+def integration_rows(
+    con: Any, now: datetime, only: str | None = None, book: HealthBook | None = None
+) -> list[dict[str, Any]]:
+    """Status rows; ``health`` is the daemon's last evaluation when it runs (``book``), else
+    evaluated now from the state: the same rule either way (``tether.engine.health``)."""
     if con is None:
         return []
     where = "WHERE i.id = ?" if only else ""
     rows = con.execute(STATUS_SQL.format(where=where), [only] if only else []).fetchall()
+    known = book.snapshot() if book is not None else {}
+    missing = [r[0] for r in rows if r[0] not in known]
+    if missing:
+        known.update(read_health(con, now, None if not only and book is None else missing))
     result = []
     for r in rows:
-        (iid, name, service, enabled, paused, reason, dry_run, caps, cron, tz, created,
+        (iid, name, service, enabled, paused, reason, dry_run, caps, cron, tz, _created,
          eid, run_id, started, finished, status, domain, recent) = r  # fmt: skip
         active = enabled and not paused
+        health = known.get(iid) or Health(iid, (), now)
         next_sync = next(iter(upcoming(cron, tz, 1, after=now)), None) if active else None
         result.append(
             {
@@ -230,8 +235,9 @@ def integration_rows(con: Any, now: datetime, only: str | None = None) -> list[d
                     "status": status,
                     "domain_type": domain,
                 },
-                "overdue": bool(active and _overdue(cron, tz, started, created, now)),
+                "overdue": any(f.code == "overdue" for f in health.flags),
                 "recent": list(recent or []),
+                "health": health.to_doc(),
             }
         )
     return result
@@ -245,7 +251,7 @@ def status(ctx: Context) -> dict[str, Any]:
         applied_meta = (
             {} if con is None else dict(con.execute("SELECT key, value FROM meta").fetchall())
         )
-        rows = integration_rows(con, now)
+        rows = integration_rows(con, now, book=health_book(ctx))
     scheduler = ctx.services.get("scheduler")
     if scheduler is not None and hasattr(scheduler, "next_sync"):
         for row in rows:
@@ -267,7 +273,7 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
 
     now = datetime.now(UTC)
     with ctx.state.read() as con:
-        rows = integration_rows(con, now, only=id)
+        rows = integration_rows(con, now, only=id, book=health_book(ctx))
         if not rows:
             known = (
                 []
@@ -286,6 +292,9 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
         ).fetchone()
         assert found is not None
         settings, ref, source = found
+        from tether.state.queries import latest_verify
+
+        verified = latest_verify(con, id)
     row = rows[0]
     from tether.connectors.registry import services as registry
 
@@ -298,6 +307,7 @@ def integration(ctx: Context, id: str) -> dict[str, Any]:
         next_fire_times=[
             t.isoformat() for t in upcoming(row["cron"], row["timezone"], 5, after=now)
         ],
+        verify=verified,
     )
     return row
 

@@ -1,5 +1,5 @@
 -- Tether state, schema version 1. Control tables in `main`, synced domain data in `data`.
--- Users write SQL against these names; they are documented in README.md ("State and SQL").
+-- Users write SQL against these names; they are documented in docs/status-sql.md.
 
 CREATE TABLE meta (
     key   VARCHAR PRIMARY KEY,

@@ -15,12 +15,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from tether.errors import TetherError
 from tether.tui import format as fmt
 from tether.tui.datasource import Row
-from tether.tui.health import HealthFlag, assess, summary
 from tether.tui.screens.base import INTEGRATION_BINDINGS, IntegrationActionsMixin, MonitorScreen
 from tether.tui.widgets.fast_table import FastDataTable
-
-HISTORY_PER_INTEGRATION = 10
-HISTORY_CAP = 2000
 
 
 class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
@@ -37,7 +33,8 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[Row] = []
-        self.flags: dict[str, list[HealthFlag]] = {}
+        self.flags: dict[str, list[Row]] = {}
+        """Health flags per integration, as the daemon evaluated them (``status``)."""
         self.attention_only = False
         self.loaded = False
 
@@ -75,34 +72,16 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
     @work(exclusive=True, group="load")
     async def load(self) -> None:
         try:
-            status, history = await self.fetch(self._read)
+            status = await self.fetch(self.source.status)
         except TetherError as exc:
             self.report_problem(exc)
             return
         self.rows = list(status.get("integrations", []))
-        by_integration: dict[str, list[Row]] = {}
-        for execution in history:
-            by_integration.setdefault(str(execution.get("integration_id")), []).append(execution)
         self.flags = {
-            str(row["id"]): assess(
-                row.get("recent") or [],
-                by_integration.get(str(row["id"]), [])[:HISTORY_PER_INTEGRATION],
-                overdue=bool(row.get("overdue")),
-            )
-            for row in self.rows
+            str(row["id"]): list((row.get("health") or {}).get("flags") or []) for row in self.rows
         }
         self.loaded = True
         self.show_rows()
-
-    def _read(self) -> tuple[Row, list[Row]]:
-        """Two calls per refresh: status, and the latest executions for the health checks."""
-        status = self.source.status()
-        count = len(status.get("integrations", []))
-        history: list[Row] = []
-        if count:
-            limit = min(HISTORY_CAP, HISTORY_PER_INTEGRATION * count)
-            history = self.source.executions(None, limit=limit).get("executions", [])
-        return status, history
 
     def visible_rows(self) -> list[Row]:
         needle = self.query_one("#filter", Input).value.strip().lower()
@@ -175,7 +154,7 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
             else Text("—", style=palette.muted)
         )
         health = Text(
-            ("⚠ " if flags else "✔ ") + summary(flags),
+            ("⚠ " if flags else "✔ ") + str((row.get("health") or {}).get("summary") or "ok"),
             style=palette.error if flags else palette.success,
         )
         return [
@@ -214,7 +193,7 @@ class DashboardScreen(IntegrationActionsMixin, MonitorScreen):
                 f"paused: {row.get('paused_reason') or 'no reason given'} · ", palette.warning
             )
         if flags:
-            text.append("; ".join(f.message for f in flags), style=palette.error)
+            text.append("; ".join(str(f["message"]) for f in flags), style=palette.error)
         else:
             text.append("healthy", style=palette.success)
         detail.update(text)

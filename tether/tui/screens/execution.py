@@ -221,7 +221,7 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
         text = Text()
         text.append_text(fmt.status_badge(e.get("status"), palette))
         text.append(f"  {e.get('domain_type')} · execution {e['id']} · run {e.get('run_id')}")
-        text.append(f" · {e.get('trigger')}")
+        text.append(f" · {fmt.trigger(e, long=True)}")
         if e.get("dry_run"):
             text.append("  DRY RUN: nothing was saved ", style=f"bold reverse {palette.warning}")
         if e.get("full_resync"):

@@ -15,7 +15,6 @@ from textual.widgets import DataTable, Footer, Header, Static
 from tether.errors import TetherError
 from tether.tui import format as fmt
 from tether.tui.datasource import Row
-from tether.tui.health import assess
 from tether.tui.screens.base import INTEGRATION_BINDINGS, IntegrationActionsMixin, MonitorScreen
 from tether.tui.widgets.action_bar import ActionBar
 from tether.tui.widgets.fast_table import FastDataTable
@@ -161,16 +160,15 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
         else:
             why = "disabled" if not row.get("enabled", True) else "paused"
             schedule.append(f"none ({why})\n", style=palette.muted)
-        flags = assess(
-            row.get("recent") or [], self.executions[:10], overdue=bool(row.get("overdue"))
-        )
+        flags = (row.get("health") or {}).get("flags") or []
         schedule.append("Health       ")
         if flags:
             for n, flag in enumerate(flags):
                 schedule.append(" " * 13 if n else "")
-                schedule.append(f"⚠ {flag.message}\n", style=palette.error)
+                schedule.append(f"⚠ {flag['message']}\n", style=palette.error)
         else:
             schedule.append("✔ healthy\n", style=palette.success)
+        self._completeness(schedule, row.get("verify") or [], now)
         fire_times = row.get("next_fire_times") or []
         if fire_times:
             schedule.append("Next fire times\n")
@@ -178,6 +176,29 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
                 schedule.append(f"  {fmt.local_time(ts, tz)}  {fmt.relative(ts, now)}\n")
         self.query_one("#schedule", Static).update(schedule)
         self.query_one("#actions", ActionBar).show(self)
+
+    def _completeness(self, text: Text, checks: list[Row], now: Any) -> None:
+        """The newest `tether verify` result per capability: source vs state counts (nothing
+        until the integration has been verified once)."""
+        palette = self.palette
+        if not checks:
+            return
+        text.append("Completeness ")
+        for n, check in enumerate(checks):
+            text.append(" " * 13 if n else "")
+            status = str(check.get("status"))
+            source, state = check.get("source_count"), check.get("state_count")
+            counts = f"{source} at source, {state} in state" if source is not None else ""
+            when = fmt.relative(check.get("checked_at"), now)
+            if status == "match":
+                text.append(f"✔ {check['domain_type']}: {counts}", style=palette.success)
+            elif status == "not_countable":
+                text.append(f"– {check['domain_type']}: not countable", style=palette.muted)
+            else:
+                label = {"missing": "records missing", "extra": "extra records"}.get(status, status)
+                text.append(f"⚠ {check['domain_type']}: {label} — {counts or check.get('message')}",
+                            style=palette.error)  # fmt: skip
+            text.append(f" · {when}\n", style=palette.muted)
 
     def show_executions(self) -> None:
         table = self.query_one("#executions", DataTable)
@@ -203,7 +224,7 @@ class IntegrationScreen(IntegrationActionsMixin, MonitorScreen):
                 ),
                 Text(fmt.count(e.get("skipped")), justify="right"),
                 str(e.get("run_id", "")),
-                e.get("trigger", ""),
+                fmt.trigger(e),
                 str(e["id"]),
                 key=str(e["id"]),
             )

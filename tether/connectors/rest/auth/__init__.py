@@ -11,10 +11,11 @@ from tether.connectors.rest.auth.api_key import ApiKeyAuth
 from tether.connectors.rest.auth.base import AuthContext, AuthModel
 from tether.connectors.rest.auth.basic import BasicAuth
 from tether.connectors.rest.auth.bearer import BearerAuth
+from tether.connectors.rest.auth.oauth1 import OAuth1Auth
 from tether.connectors.rest.auth.oauth2 import OAuth2RefreshAuth
 
 AuthSpec = Annotated[
-    BearerAuth | BasicAuth | ApiKeyAuth | OAuth2RefreshAuth,
+    BearerAuth | BasicAuth | ApiKeyAuth | OAuth2RefreshAuth | OAuth1Auth,
     Field(discriminator="type"),
 ]
 

@@ -32,6 +32,8 @@ class OAuth2RefreshAuth(AuthModel):
     header: str = "Authorization"
     scheme: str = "Bearer"
     """The access token is sent as ``<header>: <scheme> <token>`` (no scheme: the bare token)."""
+    refresh_on: tuple[int, ...] = (401,)
+    """Statuses meaning "the access token expired": buy a new one and retry once (Amazon: 403)."""
 
     def credential_names(self) -> tuple[str, ...]:
         return (self.client_id, self.client_secret, self.refresh_token)

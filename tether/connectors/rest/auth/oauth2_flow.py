@@ -49,7 +49,7 @@ class RefreshTokenAuth(httpx.Auth):
         token, fresh = self._access_token(force=False)
         self._sign(request, token)
         response = yield request
-        if response.status_code == 401 and not fresh:
+        if response.status_code in self.spec.refresh_on and not fresh:
             # The cached token was revoked or expired early: buy one more, once.
             token, _ = self._access_token(force=True)
             self._sign(request, token)

@@ -133,7 +133,7 @@ class RedshiftWireShim:
 
 
 def main() -> None:
-    """``python tests/pg_shim.py UPSTREAM_PORT``: serve in the foreground, print the port."""
+    """``python -m tether.sandbox.redshift_wire UPSTREAM_PORT``: serve in the foreground, print the port."""
     import sys
 
     shim = RedshiftWireShim(int(sys.argv[1])).start()

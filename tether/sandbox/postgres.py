@@ -9,13 +9,15 @@ The test role authenticates with **md5** (the password is stored as md5 too): th
 redshift_connector's SCRAM handshake fails against PostgreSQL 15. Local connections (the
 admin role used to create tables) are trusted.
 
-Used by ``tests/redshift_fixtures.py`` (pytest fixtures) and ``benchmarks/bench_redshift.py``.
+Used by the Redshift sandbox (``tether/sandbox/redshift.py``), ``tests/redshift_fixtures.py``
+and the Redshift benchmarks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -37,12 +39,16 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_bin_dir() -> Path:
-    """The directory with ``initdb``/``pg_ctl``/``psql``: $TETHER_PG_BIN, Debian's layout, or PATH."""
+    """The directory with ``initdb``/``pg_ctl``/``psql``: $TETHER_PG_BIN, the ``pgserver`` wheel,
+    Debian's layout, or PATH."""
     explicit = os.environ.get("TETHER_PG_BIN")
     if explicit:
         if not (Path(explicit) / "initdb").exists():
             raise PostgresUnavailable(f"$TETHER_PG_BIN={explicit} has no initdb")
         return Path(explicit)
+    bundled = _pgserver_bin_dir()
+    if bundled is not None:
+        return bundled
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/postgres"),
         key=lambda p: (
@@ -58,6 +64,16 @@ def find_bin_dir() -> Path:
         "no PostgreSQL binaries found (looked in $TETHER_PG_BIN, /usr/lib/postgresql/*/bin and "
         "PATH); install them with `apt-get install -y postgresql`"
     )
+
+
+def _pgserver_bin_dir() -> Path | None:
+    """PostgreSQL's binaries from the ``pgserver`` wheel, when installed (``make`` installs it):
+    a real PostgreSQL with nothing but pip. Found without importing it (its import is slow)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        return None
+    bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
+    return bin_dir if (bin_dir / "initdb").exists() else None
 
 
 def _run_as() -> list[str]:
@@ -85,6 +101,7 @@ class PostgresServer:
     root: Path | None = None
     port: int = 0
     bin_dir: Path | None = None
+    password: str = PASSWORD
 
     def start(self) -> PostgresServer:
         self.bin_dir = self.bin_dir or find_bin_dir()
@@ -110,7 +127,7 @@ class PostgresServer:
             raise RuntimeError(f"PostgreSQL did not start:\n{last_error}")
         self.psql(
             f"SET password_encryption = 'md5';"
-            f"CREATE ROLE {USER} LOGIN PASSWORD {_literal(PASSWORD)};"
+            f"CREATE ROLE {USER} LOGIN PASSWORD {_literal(self.password)};"
             f"CREATE DATABASE {DATABASE} OWNER {USER};"
         )
         return self
@@ -190,8 +207,11 @@ CHANNELS = ("online_store", "pos", "wholesale")
 SKUS = 500
 
 
-def create_sales_daily(server: PostgresServer, rows: int, table: str = "sales.daily") -> None:
-    """Deterministic daily sales: row i is SKU-{i % 500}, channel (i // 500) % 3, day i // 1500.
+def create_sales_daily(
+    server: PostgresServer, rows: int, table: str = "sales.daily", skus: int = SKUS
+) -> None:
+    """Deterministic daily sales: row i is SKU-{i % skus}, channel (i // skus) % 3, day
+    i // (skus * 3).
 
     ``updated_at`` rises one second per row from 2025-01-01 so incremental tests can pick a
     cursor in the middle; every (order_date, sku, channel) is unique.
@@ -202,9 +222,9 @@ def create_sales_daily(server: PostgresServer, rows: int, table: str = "sales.da
         CREATE SCHEMA IF NOT EXISTS sales AUTHORIZATION {USER};
         DROP TABLE IF EXISTS {table};
         CREATE TABLE {table} AS
-        SELECT (DATE '2024-01-01' + (i / {SKUS * len(CHANNELS)})::int) AS order_date,
-               'SKU-' || lpad((i % {SKUS})::text, 5, '0') AS sku,
-               ({channels})[(i / {SKUS}) % {len(CHANNELS)} + 1] AS channel,
+        SELECT (DATE '2024-01-01' + (i / {skus * len(CHANNELS)})::int) AS order_date,
+               'SKU-' || lpad((i % {skus})::text, 5, '0') AS sku,
+               ({channels})[(i / {skus}) % {len(CHANNELS)} + 1] AS channel,
                (i * 7 % 13 + 1)::int AS quantity,
                ((i * 7 % 13 + 1) * 4.25)::numeric(12, 2) AS revenue,
                TIMESTAMP '2025-01-01 00:00:00' + i * INTERVAL '1 second' AS updated_at
