@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import rest_platforms as rp
+
 from tether.sandbox import woocommerce as sandbox
 
 CREDENTIALS = {"consumer_key": sandbox.CONSUMER_KEY, "consumer_secret": sandbox.CONSUMER_SECRET}
@@ -74,3 +76,33 @@ def test_second_sync_asks_only_for_orders_modified_since_the_cursor(
     asked = [r.params.get("modified_after") for r in srv.requests]
     # Five minutes of lookback before the newest modification seen.
     assert asked and all(a is not None and a < newest for a in asked)
+
+
+def test_first_sync_loads_what_the_sandbox_holds(workspace: Any, tether: Any) -> None:
+    rp.check_first_sync_loads_what_the_sandbox_holds(rp.WOO, workspace, tether)
+
+
+def test_bad_credentials_fail_as_auth_failed_without_the_secret(
+    workspace: Any, tether: Any
+) -> None:
+    rp.check_bad_credentials_fail_as_auth_failed_without_the_secret(rp.WOO, workspace, tether)
+
+
+def test_429_is_waited_out_and_the_sync_completes(workspace: Any, tether: Any) -> None:
+    rp.check_429_is_waited_out_and_the_sync_completes(rp.WOO, workspace, tether)
+
+
+def test_a_malformed_page_fails_the_execution_and_keeps_the_pages_before_it(
+    workspace: Any, tether: Any
+) -> None:
+    rp.check_a_malformed_page_fails_the_execution_and_keeps_the_pages_before_it(
+        rp.WOO, workspace, tether
+    )
+
+
+def test_kill_9_mid_sync_then_the_next_sync_resumes_and_duplicates_nothing(
+    workspace: Any, tether: Any
+) -> None:
+    rp.check_kill_9_mid_sync_then_the_next_sync_resumes_and_duplicates_nothing(
+        rp.WOO, workspace, tether
+    )

@@ -294,6 +294,11 @@ def check_document(raw: dict[str, Any]) -> tuple[ApiSpec | None, list[Located]]:
             problems.append(_pydantic_problem(loc, err["type"], err["msg"], err.get("ctx")))
         return None, _dedupe(problems)
     problems.extend(_semantic_problems(spec))
+    for attr in ("total_pages_path", "total_path", "has_more_path", "cursor_path", "path"):
+        value = getattr(spec.paginator, attr, None)
+        problem = compile_problem(value) if isinstance(value, str) else None
+        if problem:
+            problems.append((("paginator", attr), problem, "See jmespath.org for the syntax."))
     return (None if problems else spec), problems
 
 
@@ -382,7 +387,11 @@ def _expressions(resource: Resource) -> list[tuple[tuple[str | int, ...], str]]:
         found += [(("lines", "fields", n), e) for n, e in resource.lines.fields.items()]
     for index, child in enumerate(resource.children):
         found.append((("children", index, "records"), child.records))
-    for paginator, loc in ((resource.paginator, ("paginator",)),):
+    paginators: list[tuple[Any, tuple[str | int, ...]]] = [(resource.paginator, ("paginator",))]
+    paginators += [
+        (c.paginator, ("children", i, "paginator")) for i, c in enumerate(resource.children)
+    ]
+    for paginator, loc in paginators:
         for attr in ("total_pages_path", "total_path", "has_more_path", "cursor_path", "path"):
             value = getattr(paginator, attr, None)
             if isinstance(value, str):
