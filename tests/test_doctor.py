@@ -15,7 +15,7 @@ import pytest
 from conftest import WorkspaceBuilder, run_tether
 
 from tether.config import secrets
-from tether.sandbox import SANDBOXES
+from tether.sandbox import DEMO_PORTS, SANDBOXES
 from tether.sandbox import shopify as shopify_sandbox
 from tether.sandbox import trackstar as trackstar_sandbox
 
@@ -30,7 +30,7 @@ def demo(tmp_path: Path) -> Iterator[Path]:
     its access token, so the one in secrets/trackstar_wms.sops.yaml is no longer accepted."""
     root = tmp_path / "demo"
     root.mkdir()
-    for name in ("integrations", "mappings", "secrets", "demo"):
+    for name in ("integrations", "mappings", "secrets", "specs", "demo"):
         shutil.copytree(REPO / name, root / name)
     shutil.copy(REPO / ".sops.yaml", root / ".sops.yaml")
     key = root / "demo" / "DEMO-ONLY-age-key.txt"
@@ -43,7 +43,7 @@ def demo(tmp_path: Path) -> Iterator[Path]:
         if service == "trackstar":
             scenario.access_token = "ts_rotated_token"
         servers[service] = module.serve(scenario, port=0).start()
-    ports = {"8611": "shopify", "8612": "bigquery", "8613": "trackstar", "8614": "brewman"}
+    ports = {str(port): service for service, port in DEMO_PORTS.items()}
     try:
         for path in (root / "integrations").glob("*.yaml"):
             text = DEMO_PORT.sub(lambda m: servers[ports[m.group(1)]].url, path.read_text())

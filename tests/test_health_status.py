@@ -92,7 +92,7 @@ def test_overdue_is_raised_by_the_timer_pass_and_routed_as_flag_raised(
 def test_a_verify_mismatch_is_read_from_v_verify_latest_when_it_exists(
     workspace: WorkspaceBuilder, monkeypatch: Any
 ) -> None:
-    """The hook for migration 005 (branch verify): the same columns, created here by hand."""
+    """Two `tether verify` results, as migration 005's table holds them: the newest counts."""
     import duckdb
 
     ws = shop_workspace(workspace, monkeypatch)
@@ -100,16 +100,8 @@ def test_a_verify_mismatch_is_read_from_v_verify_latest_when_it_exists(
     con = duckdb.connect(str(ws.state_path))
     try:
         con.execute(
-            "CREATE TABLE verify_runs (id BIGINT, integration_id VARCHAR, domain_type VARCHAR, "
-            "status VARCHAR, message VARCHAR, checked_at TIMESTAMPTZ)"
-        )
-        con.execute(
-            "CREATE VIEW v_verify_latest AS SELECT * EXCLUDE (rn) FROM (SELECT v.*, "
-            "row_number() OVER (PARTITION BY integration_id, domain_type ORDER BY id DESC) "
-            "AS rn FROM verify_runs v) WHERE rn = 1"
-        )
-        con.execute(
-            "INSERT INTO verify_runs VALUES (1, 'shop', 'sales_orders', 'match', NULL, now()), "
+            "INSERT INTO verify_runs (check_id, integration_id, domain_type, status, message, "
+            "checked_at) VALUES (1, 'shop', 'sales_orders', 'match', NULL, now()), "
             "(2, 'shop', 'sales_orders', 'missing', 'source 12, state 10 (2 missing)', now())"
         )
     finally:

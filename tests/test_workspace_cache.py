@@ -162,3 +162,23 @@ def test_a_damaged_cached_rows_file_is_rebuilt(
     assert checks["mappings"] == 2
     assert plan(workspace) == good
     assert checks["mappings"] == 2, "the rebuilt file is used again"
+
+
+def test_a_plan_through_the_daemon_uses_the_cache_too(
+    workspace: WorkspaceBuilder, checks: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's connection refuses DuckDB file reads (docs/security.md), so the cached rows
+    reach the diff through Python there; the plan is the same as without the daemon."""
+    from daemon_support import running_daemon
+
+    build(workspace)
+    workspace.apply()
+    workspace.mappings("sku", [("ACME-NEW", "SKU-NEW", "")])
+    local = plan(workspace)
+    checked = dict(checks)
+    monkeypatch.delenv("TETHER_NO_DAEMON", raising=False)
+    with running_daemon(workspace):
+        through_daemon = plan(workspace)
+    assert through_daemon == local
+    assert [m["external_id"] for m in local[1]["mappings"]] == ["SKU-NEW"]
+    assert checks == checked, "the daemon checked nothing again: it read the cache"

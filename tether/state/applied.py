@@ -102,8 +102,9 @@ def mapping_diff(con: duckdb.DuckDBPyConnection | None, desired: Any) -> list[tu
 
 
 def _reads_files(db: duckdb.DuckDBPyConnection) -> bool:
-    row = db.execute("SELECT current_setting('enable_external_access')").fetchone()
-    return bool(row and row[0])
+    # fetchall, not fetchone: an unfinished result blocks the daemon's shared connection
+    rows = db.execute("SELECT current_setting('enable_external_access')").fetchall()
+    return bool(rows and rows[0][0])
 
 
 def history_counts(con: duckdb.DuckDBPyConnection | None, ids: list[str]) -> dict[str, Any]:
