@@ -173,3 +173,17 @@ def workspace_factory(
         return WorkspaceBuilder(tmp_path / name, age_key)
 
     yield make
+
+
+@pytest.fixture(autouse=True)
+def _tether_logging_restored() -> Iterator[None]:
+    """`tether daemon` run in-process configures the "tether" logger for the process (a stderr
+    handler at INFO); without this, a later test's in-process daemon logs into that test's captured
+    stderr, as a real daemon never does into a CLI user's terminal."""
+    import logging
+
+    logger = logging.getLogger("tether")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], level, logger.propagate = saved[0], saved[1], saved[2]
+    logger.setLevel(level)
