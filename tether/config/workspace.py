@@ -123,7 +123,9 @@ def files_digest(workspace: Workspace, files: FileBytes | None = None) -> str:
     edit — even one that changes nothing in the state — makes a saved plan stale."""
     read = files or FileBytes()
     digest = hashlib.sha256()
-    for path in workspace_files(workspace):
+    with workspace.one_pass():
+        paths = workspace_files(workspace)
+    for path in paths:
         digest.update(str(path).encode())
         data = read(path)
         digest.update(b"\x00missing" if data is None else data)
@@ -161,6 +163,11 @@ def _check_mapping_files(
 
 def load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> DesiredState:
     """Validate everything; raise ``ConfigError`` listing every problem, or return the state."""
+    with workspace.one_pass():
+        return _load_workspace(workspace, services)
+
+
+def _load_workspace(workspace: Workspace, services: dict[str, ServiceInfo]) -> DesiredState:
     problems: list[Problem] = []
     desired = DesiredState()
     folder = workspace.root / "integrations"
