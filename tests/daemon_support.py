@@ -66,7 +66,10 @@ def client(ws: WorkspaceBuilder) -> DaemonClient:
     return found
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
+    """Poll until ``condition`` is truthy. The deadline only guards a hang: it returns as soon
+    as the condition holds, and on a loaded machine (two cores, a daemon, a sync and pytest -n 2)
+    starting a daemon or a sync can take many seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,9 @@ class DaemonProcess:
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line]
 
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, float]:
-        started = time.monotonic()
+    def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=15)
-        return code, time.monotonic() - started
+        return self.proc.wait(timeout=120)  # a hang guard only: how fast is not measured here
 
 
 @pytest.fixture
@@ -144,11 +141,10 @@ def test_sigterm_finishes_the_page_in_flight_and_exits_zero(
     # the daemon stops them itself after finishing its page
     for pid in workers:
         os.kill(pid, signal.SIGTERM)
-    code, seconds = daemon.stop(signal.SIGTERM)
+    code = daemon.stop(signal.SIGTERM)
     assert not any(alive(pid) for pid in workers)
-    thread.join(10)
+    thread.join(60)
     assert code == 0
-    assert seconds < 10
     assert answer.get("cancelled") is True, answer  # the caller got its answer
     (status, pages_loaded) = slow_shop.query("SELECT status, records_fetched FROM executions")[0]
     assert status == "cancelled"
@@ -157,6 +153,9 @@ def test_sigterm_finishes_the_page_in_flight_and_exits_zero(
     assert orders == [(pages_loaded, pages_loaded)]
     messages = [e["msg"] for e in daemon.events()]
     assert "daemon ready" in messages and "stopping" in messages and "daemon stopped" in messages
+    # The run stopped itself after its page, not cut off by the daemon's stop timeout (this was
+    # `seconds < 10` on the wall clock, which a loaded machine broke at 10.2 s).
+    assert "runs did not stop in time" not in messages
     ready = next(e for e in daemon.events() if e["msg"] == "daemon ready")
     assert ready["level"] == "info" and ready["socket"].endswith("tether.sock")
     assert not load_project(slow_shop.root).socket_path.exists()
@@ -172,8 +171,8 @@ def test_kill_9_then_restart_marks_interrupted_and_resumes_from_the_cursor(
     daemon = start()
     thread, _ = background_sync(daemon)
     wait_for(lambda: (tmp_path / "markers" / "committed-2").exists(), what="two pages")
-    code, _ = daemon.stop(signal.SIGKILL)
-    thread.join(10)
+    code = daemon.stop(signal.SIGKILL)
+    thread.join(60)
     assert code == -signal.SIGKILL
     assert load_project(slow_shop.root).socket_path.exists()  # left behind
 
@@ -182,7 +181,7 @@ def test_kill_9_then_restart_marks_interrupted_and_resumes_from_the_cursor(
     assert len(interrupted) == 1
     result = again.client().call("sync", integration="shop")
     assert result["executions"][0]["status"] == "success"
-    code, _ = again.stop()
+    code = again.stop()
     assert code == 0
     rows = slow_shop.query("SELECT status, records_fetched FROM executions ORDER BY id")
     assert rows[0][0] == "interrupted"
@@ -217,5 +216,5 @@ def test_one_daemon_per_state_and_local_commands_name_the_holder(
         what="the reload",
     )
     assert reloaded[0]["operators"] == ["olga"]
-    assert daemon.stop()[0] == 0
+    assert daemon.stop() == 0
     assert os.environ.get("TETHER_NO_DAEMON") != "1"

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from conftest import WorkspaceBuilder
 from daemon_support import client, running_daemon, shop_workspace, wait_for
-from monitor_support import flat, press, region_text, settle, toasts
+from monitor_support import PatientMonitorApp, flat, press, region_text, settle, toasts
 
 from tether.daemon.server import Peer
-from tether.tui.app import MonitorApp
 from tether.tui.datasource import BackendSource
 from tether.tui.screens.execution import ExecutionScreen
 
@@ -43,7 +42,9 @@ async def test_viewer_is_refused_then_operator_syncs_and_pauses(
     with_access(ws)
     peers = Peers("vic")
     with running_daemon(ws, socket_peer=peers):
-        viewer = MonitorApp(BackendSource(client(ws), "daemon"), refresh_s=0, debounce_s=0.05)
+        viewer = PatientMonitorApp(
+            BackendSource(client(ws), "daemon"), refresh_s=0, debounce_s=0.05
+        )
         async with viewer.run_test(size=SIZE, notifications=True) as pilot:
             await settle(pilot)
             assert "1 integrations" in flat(viewer)
@@ -53,7 +54,7 @@ async def test_viewer_is_refused_then_operator_syncs_and_pauses(
             assert "disabled: needs the operator role; your role is viewer" in bar
 
         peers.user = "olga"
-        operator = MonitorApp(BackendSource(client(ws), "daemon"), refresh_s=0)
+        operator = PatientMonitorApp(BackendSource(client(ws), "daemon"), refresh_s=0)
         async with operator.run_test(size=SIZE, notifications=True) as pilot:
             await settle(pilot)
             await press(pilot, "enter", "t")
@@ -81,7 +82,7 @@ async def test_running_execution_counters_update_live(
             lambda: ws_executions(daemon) and ws_executions(daemon)[0]["records_fetched"] > 0,
             what="the first page to commit",
         )
-        app = MonitorApp(BackendSource(client(ws), "daemon"), refresh_s=0)
+        app = PatientMonitorApp(BackendSource(client(ws), "daemon"), refresh_s=0)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await press(pilot, "enter", "enter")

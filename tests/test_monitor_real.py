@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 from conftest import Result, WorkspaceBuilder
-from monitor_support import flat, press, region_text, screen_text, settle, toasts
+from monitor_support import (
+    PatientMonitorApp,
+    flat,
+    press,
+    region_text,
+    screen_text,
+    settle,
+    toasts,
+)
 
 from tether.config.project import load_project
 from tether.daemon.client import LocalBackend
@@ -53,7 +61,7 @@ def synced(workspace: WorkspaceBuilder, tether: Callable[..., Result]) -> Iterat
 
 def real_app(ws: WorkspaceBuilder, user: str | None = None) -> MonitorApp:
     backend = LocalBackend(load_project(ws.root), user=user)
-    return MonitorApp(BackendSource(backend, "test state"), refresh_s=0, debounce_s=0.05)
+    return PatientMonitorApp(BackendSource(backend, "test state"), refresh_s=0, debounce_s=0.05)
 
 
 async def open_orders_execution(pilot: Any) -> None:

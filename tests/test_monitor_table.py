@@ -54,3 +54,27 @@ async def test_fast_table_draws_what_datatable_draws(cursor_row: int) -> None:
     drawn = await draw(FastDataTable, cursor_row)
     assert "".join(c for c, _ in drawn) == "".join(c for c, _ in expected)
     assert drawn == expected
+
+
+async def test_rows_drawn_before_the_columns_are_measured_are_redrawn_at_the_new_width() -> None:
+    """A repaint may come between `add_row` and the idle-time measure of the columns (a loaded
+    machine: the monitor's execution list showed 'success' for 'success DRY'). The cells drawn
+    at the old width must not be reused at the new one."""
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FastDataTable(cursor_type="row")
+
+    app = One()
+    async with app.run_test(size=(80, 6)) as pilot:
+        table = app.query_one(FastDataTable)
+        table.add_columns("Status", "Domain")
+        table.add_row(Text("✔ success"), "products", key="1")
+        await pilot.pause()
+        table.clear()
+        table.add_row(Text("✔ success DRY"), "products", key="1")
+        region = Region(0, 0, table.size.width, table.size.height)
+        table.render_lines(region)  # drawn before the idle measure, at the old width
+        await pilot.pause()
+        text = "\n".join(strip.text for strip in table.render_lines(region))
+        assert "✔ success DRY" in text, text

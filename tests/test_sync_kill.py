@@ -16,13 +16,25 @@ from sync_support import MAPPED_CHANNELS, MAPPED_SKUS, FakeConnector, register_f
 
 RUNNER = """
 import sys
+from pathlib import Path
 sys.path.insert(0, {tests!r})
 from sync_support import FakeConnector
 from tether.connectors import registry
+from tether.engine.writer import SyncWriter
 registry.connectors()["fake"] = FakeConnector
+save_page, saved = SyncWriter.save_page, [0]
+def save_and_mark(self, *args, **kwargs):
+    result = save_page(self, *args, **kwargs)
+    saved[0] += 1
+    (Path({markers!r}) / f"saved-{{saved[0]}}").touch()
+    return result
+SyncWriter.save_page = save_and_mark
 from tether.cli import main
 main(["-w", {root!r}, "sync", "shop"])
 """
+# `saved-<n>`: this process committed its n-th page. The connector's `committed-<n>` marker
+# only says the page was handed over: the fetch worker runs pages ahead of the writer, by more
+# on a loaded machine, so a kill timed on it could land before anything of the run was saved.
 
 
 def test_killed_sync_is_marked_interrupted_and_the_next_run_resumes(
@@ -45,12 +57,14 @@ def test_killed_sync_is_marked_interrupted_and_the_next_run_resumes(
     )
     workspace.apply()
 
-    code = RUNNER.format(tests=str(Path(__file__).parent), root=str(workspace.root))
+    code = RUNNER.format(
+        tests=str(Path(__file__).parent), root=str(workspace.root), markers=str(markers)
+    )
     env = {**os.environ, "TETHER_NO_DAEMON": "1"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:
         deadline = time.monotonic() + 60
-        while not (markers / "committed-3").exists():
+        while not (markers / "saved-2").exists():
             assert proc.poll() is None, "the sync ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)

@@ -43,7 +43,9 @@ def test_repeated_kill_9_loses_and_duplicates_nothing(
         settings={**settings, "sleep_s": 0.03, "marker_dir": str(markers)},
     )
     workspace.apply()
-    code = RUNNER.format(tests=str(Path(__file__).parent), root=str(workspace.root))
+    code = RUNNER.format(
+        tests=str(Path(__file__).parent), root=str(workspace.root), markers=str(markers)
+    )
     env = {**os.environ, "TETHER_NO_DAEMON": "1"}
     chance = random.Random(20261125)
     offsets = [0]
@@ -52,10 +54,11 @@ def test_repeated_kill_9_loses_and_duplicates_nothing(
         for marker in markers.iterdir():
             marker.unlink()
         proc = subprocess.Popen([sys.executable, "-c", code], env=env)
-        # Wait out the start-up (slow on a loaded machine), then kill somewhere in the page loop.
-        deadline = time.monotonic() + 60
-        while not (markers / "committed-1").exists() and proc.poll() is None:
-            assert time.monotonic() < deadline, "the sync never reached its first page"
+        # Wait out the start-up (slow on a loaded machine) until this run has saved a page, then
+        # kill somewhere in the page loop.
+        deadline = time.monotonic() + 120
+        while not (markers / "saved-1").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "the sync never saved its first page"
             time.sleep(0.01)
         time.sleep(chance.uniform(0.0, 0.8))
         if proc.poll() is None:

@@ -10,6 +10,7 @@ falls back to ``DataTable``'s own rendering for anything else (spans, multi-line
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.cells import cell_len, set_cell_size
@@ -20,6 +21,15 @@ from textual.widgets import DataTable
 
 
 class FastDataTable(DataTable[Any]):
+    def _update_dimensions(self, new_rows: Iterable[Any]) -> None:
+        """Measure the columns (DataTable does it on idle, after rows were added), then drop the
+        cells drawn before: a repaint between ``add_row`` and this measure cached them at the
+        old column width, and the cell cache is keyed on ``_update_count``, not on the width
+        (a loaded machine showed 'success' for 'success DRY' until the next change)."""
+        super()._update_dimensions(new_rows)
+        self._update_count += 1
+        self.refresh()
+
     def _render_cell(
         self,
         row_index: int,
