@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from monitor_support import make_app, press, settle
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from tether.tui.fake import demo_source
 
@@ -22,6 +23,11 @@ def keys(*names: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await press(pilot, *names)
+        # A dialog's input blinks its cursor on the wall clock: hold it on, as it starts, so the
+        # picture does not depend on when (on a loaded machine) the screenshot is taken.
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await settle(pilot)
 
     return run_before
 
