@@ -143,13 +143,18 @@ def encrypt_values(root: Path, path: Path, values: dict[str, Any]) -> bytes:
         check=False,
     )
     if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()
         raise SecretsError(
-            f"sops could not encrypt {path.name}: {reason[-1] if reason else 'sops failed'}",
+            f"sops could not encrypt {path.name}: {_last_error_line(proc)}",
             hint=f"Check the creation rules in {config} (`tether secrets keygen` adds your key).",
         )
     _check_ciphertext(proc.stdout, list(values), path)
     return proc.stdout
+
+
+def _last_error_line(proc: subprocess.CompletedProcess[bytes]) -> str:
+    """What sops says went wrong: the last line of its stderr (never plaintext)."""
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "sops failed"
 
 
 def _check_ciphertext(text: bytes, keys: list[str], path: Path) -> None:
@@ -178,9 +183,8 @@ def set_value(path: Path, field: str, value: Any, age_key_file: Path | None) -> 
         check=False,
     )
     if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()
         raise SecretsError(
-            f"Could not update {path.name}: {reason[-1] if reason else 'sops failed'}",
+            f"Could not update {path.name}: {_last_error_line(proc)}",
             hint=f"The age key must be one the file is encrypted for (SOPS_AGE_KEY_FILE or "
             f"{age_key_file}); `tether secrets check` shows which.",
         )
