@@ -43,15 +43,26 @@ def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
     return AgeKey(path, recipient)
 
 
-def run_tether(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-    """Run `tether ARGS` in this process, as a user would, capturing exit code and output."""
+class TerminalInput(io.StringIO):
+    """What a user types at a terminal: stdin that is a tty (prompts ask instead of refusing)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run_tether(
+    *args: str, input: str | None = None, env: dict[str, str] | None = None, terminal: bool = False
+) -> Result:
+    """Run `tether ARGS` in this process, as a user would, capturing exit code and output.
+
+    ``terminal=True`` types ``input`` at a terminal rather than piping it."""
     from tether.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     old_env = dict(os.environ)
     old_stdin = sys.stdin
     os.environ.update(env or {})
-    sys.stdin = io.StringIO(input or "")
+    sys.stdin = (TerminalInput if terminal else io.StringIO)(input or "")
     code = 0
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
