@@ -14,8 +14,7 @@ from typing import Any
 from conftest import Result, WorkspaceBuilder
 from sync_support import MAPPED_CHANNELS, MAPPED_SKUS, MAPPED_WAREHOUSES, register_fake
 
-from tether.engine.columnar import upsert_table
-from tether.engine.mapping import Mappings, map_page
+from tether.engine.mapping import Mappings, map_page, upsert_table
 
 MAPPINGS = Mappings(
     skus={"ABC-12": "hat", "XYZ-1": "scarf"},

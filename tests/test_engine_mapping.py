@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether.engine.analysis import ledger
-from tether.engine.columnar import upsert_table
-from tether.engine.mapping import Mappings, map_page
+from tether.engine.mapping import Mappings, map_page, upsert_table
 
 MAPPINGS = Mappings.from_rows(
     [

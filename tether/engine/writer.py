@@ -728,7 +728,7 @@ def _arrow_rows(upsert: Upsert) -> pa.Table | None:
     if upsert.prepared is not None or not (upsert.rows or upsert.arrow):
         return upsert.prepared
     if upsert.arrow:
-        from tether.engine.columnar import upsert_table
+        from tether.engine.mapping.columnar import upsert_table
 
         return upsert_table(upsert)
     if not upsert.rows:

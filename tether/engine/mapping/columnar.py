@@ -23,7 +23,7 @@ from itertools import compress
 from typing import Any
 
 from tether.connectors.base import ColumnRecords
-from tether.engine.mapping import (
+from tether.engine.mapping.orders import (
     _AGGREGATE,
     InvalidRecord,
     Item,

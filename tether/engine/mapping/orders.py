@@ -823,6 +823,6 @@ def _map_aggregate(
     label: str,
 ) -> MappedPage:
     """One aggregate item per page; rows are mapped column by column (``columnar``)."""
-    from tether.engine.columnar import map_aggregate
+    from tether.engine.mapping.columnar import map_aggregate
 
     return map_aggregate(capability, records, mappings, dry_run=dry_run, label=label)
