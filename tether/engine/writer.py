@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from tether.connectors.base import AGGREGATE_CAPABILITIES, Cursor
-from tether.engine.mapping import Item, MappedPage, Upsert
+from tether.engine.mapping import CAPABILITY_TABLES, TABLES, Item, MappedPage, Upsert, upsert_table
 from tether.errors import StateError
 
 if TYPE_CHECKING:
@@ -492,8 +492,6 @@ class SyncWriter:
         ``data.*`` at the end. A crash before this only leaves records unhashed: the next sync
         rewrites them instead of skipping them.
         """
-        from tether.engine.mapping import CAPABILITY_TABLES, TABLES
-
         if not execution.hashing or execution.compare_hashes:
             return
         specs = [TABLES[name] for name in CAPABILITY_TABLES.get(execution.domain_type, ())]
@@ -728,8 +726,6 @@ def _arrow_rows(upsert: Upsert) -> pa.Table | None:
     if upsert.prepared is not None or not (upsert.rows or upsert.arrow):
         return upsert.prepared
     if upsert.arrow:
-        from tether.engine.mapping.columnar import upsert_table
-
         return upsert_table(upsert)
     if not upsert.rows:
         return None

@@ -9,7 +9,7 @@ reach the writer as one Arrow table.
 
 Records the column path does not take as they are — a value of an unusual type, a missing or
 unmapped id, a date or number that does not convert, a record that is not an object — go through
-the row mappers of ``tether.engine.mapping`` one by one. Their rows, errors and messages are
+the row mappers of ``rows`` one by one. Their rows, errors and messages are
 therefore exactly those of the row path, and so is the aggregate item built from them.
 
 ``pyarrow.compute`` is not needed on this path (its import alone costs ~50 ms per process).
@@ -23,26 +23,28 @@ from itertools import compress
 from typing import Any
 
 from tether.connectors.base import ColumnRecords
-from tether.engine.mapping.orders import (
-    _AGGREGATE,
+from tether.engine.mapping.fields import (
     InvalidRecord,
-    Item,
-    MappedPage,
-    Mappings,
-    RecordError,
-    TableSpec,
-    Upsert,
-    _date,
-    _external_id,
-    _label,
-    _loaded_status,
-    _timestamp_value,
     invalid,
+    read_date,
+    record_id,
+    record_label,
     summarise,
+    timestamp_value,
     unmapped_channel,
     unmapped_sku,
     unmapped_warehouse,
 )
+from tether.engine.mapping.model import (
+    Item,
+    MappedPage,
+    Mappings,
+    RecordError,
+    Upsert,
+    loaded_status,
+)
+from tether.engine.mapping.rows import AGGREGATE
+from tether.engine.mapping.tables import TableSpec
 
 _FAIL = object()
 """A value the column path leaves to the row path (which converts it or says why not)."""
@@ -81,7 +83,7 @@ def map_aggregate(
     label: str,
 ) -> MappedPage:
     """One aggregate item for the page, and its loaded rows as one Arrow table."""
-    table, map_row = _AGGREGATE[capability]
+    table, map_row = AGGREGATE[capability]
     upsert = Upsert(table)
     if not records:
         return MappedPage([], [upsert])
@@ -106,10 +108,10 @@ def map_aggregate(
                 loaded[i] = False
                 continue
             try:
-                external_id = _external_id(record)
+                external_id = record_id(record)
                 row, row_errors = map_row(external_id, record, mappings)
             except InvalidRecord as exc:
-                row, row_errors = None, [invalid(_label(record), str(exc))]
+                row, row_errors = None, [invalid(record_label(record), str(exc))]
             if row is None:
                 errors.extend(row_errors)
                 not_loaded.append(record)
@@ -149,7 +151,7 @@ def _item(
     failed = len(not_loaded)
     status = "partial_mapped" if loaded else "failed"
     if not failed:
-        status = _loaded_status(dry_run)
+        status = loaded_status(dry_run)
     code, message = summarise(errors)
     if failed:
         message = f"{failed} of {records} records not mapped: {message}"
@@ -270,7 +272,7 @@ def _numbers(values: list[Any], slow: set[int]) -> list[Any]:
 def _date_converter(key: str) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         try:
-            text = _date({key: value}, key)
+            text = read_date({key: value}, key)
         except InvalidRecord:
             return _FAIL
         return None if text is None else date.fromisoformat(text)
@@ -281,7 +283,7 @@ def _date_converter(key: str) -> Callable[[Any], Any]:
 def _timestamp_converter(key: str) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         try:
-            return _timestamp_value(value, key)
+            return timestamp_value(value, key)
         except InvalidRecord:
             return _FAIL
 
