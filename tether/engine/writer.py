@@ -15,6 +15,8 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from tether.connectors.base import AGGREGATE_CAPABILITIES, Cursor
+from tether.engine.bloom import FreshKeys, KeyFilter
+from tether.engine.hashing import record_hashes, row_hashes, stored_values
 from tether.engine.mapping import CAPABILITY_TABLES, TABLES, Item, MappedPage, Upsert, upsert_table
 from tether.errors import StateError
 
@@ -109,76 +111,6 @@ class Execution:
 
     def outcome(self) -> str:
         return "partial" if self.failed or self.partial_mapped else "success"
-
-
-class KeyFilter:
-    """A Bloom filter of string keys: "maybe added" / "certainly not", in fixed memory.
-
-    It works on a page of keys at once with numpy (a Python loop cost ~1 µs per key, and a
-    first sync passes every key through it).
-    """
-
-    BITS = 1 << 23
-    """1 MiB: about 1 false "maybe" in 100,000 lookups with 60k keys added, 3% with 1M."""
-
-    def __init__(self) -> None:
-        import numpy as np
-
-        # Allocated now: a sync creates its filters while the fetch worker reads the first page.
-        self.bits = np.zeros(self.BITS >> 3, np.uint8)
-
-    def add(self, keys: Sequence[str]) -> None:
-        for byte, bit in self._positions(keys):
-            # one bit value at a time: a byte repeated in one fancy-indexed |= gets one write
-            for b in range(8):
-                self.bits[byte[bit == b]] |= 1 << b
-
-    def maybe_added(self, keys: Sequence[str]) -> list[str]:
-        """The ``keys`` that were (maybe) added."""
-        import numpy as np
-
-        maybe = np.ones(len(keys), np.bool_)
-        for byte, bit in self._positions(keys):
-            maybe &= (self.bits[byte] >> bit) & 1 != 0
-        return [keys[i] for i in np.flatnonzero(maybe).tolist()]
-
-    def _positions(self, keys: Sequence[str]) -> list[tuple[Any, Any]]:
-        """(byte, bit) of each of the three hashes of every key."""
-        import numpy as np
-
-        hashes = np.fromiter(map(hash, keys), np.int64, len(keys)).view(np.uint64)
-        mask = np.uint64(self.BITS - 1)
-        positions = []
-        for shifted in (hashes, hashes >> np.uint64(21), (hashes >> np.uint64(42)) ^ hashes):
-            position = shifted & mask
-            positions.append(
-                ((position >> np.uint64(3)).astype(np.int64), (position & 7).astype(np.uint8))
-            )
-        return positions
-
-
-class FreshKeys(KeyFilter):
-    """The keys one execution wrote into tables that were empty for its integration at start.
-
-    Upserts delete a page's keys before inserting them, and that DELETE scans the table. When
-    the tables started empty (a first sync), a key can only be present if this execution wrote
-    it, so the DELETE is needed only for keys written by an earlier page. A false "maybe" only
-    costs a DELETE that finds nothing.
-    """
-
-    BITS = 1 << 27
-    """16 MiB, whatever the volume."""
-
-    def seen_then_add(self, keys: Sequence[str]) -> set[str]:
-        """Add ``keys``; return those (maybe) added by an earlier call.
-
-        A key repeated within ``keys`` is not "seen": the page's upsert keeps one copy of it.
-        """
-        if not keys:
-            return set()
-        seen = set(self.maybe_added(keys))
-        self.add(keys)
-        return seen
 
 
 def _now() -> datetime:
@@ -401,7 +333,7 @@ class SyncWriter:
         if rows is None or not rows.num_rows:
             return
         names = ", ".join(table.column_names)
-        values = ", ".join(_SQL_VALUE[kind].format(name) for name, kind in table.columns)
+        values = stored_values(table)
         self._with_table(
             f"INSERT INTO data.{table.name} (integration_id, {names}, execution_id) "
             f"SELECT ?, {values}, ? FROM {ARROW}",
@@ -497,15 +429,18 @@ class SyncWriter:
         specs = [TABLES[name] for name in CAPABILITY_TABLES.get(execution.domain_type, ())]
         if not specs:
             return
-        parts = " UNION ALL ".join(
-            f"SELECT {spec.key} AS k, hash('{spec.name}', {', '.join(spec.column_names)}) AS h "
-            f"FROM data.{spec.name} WHERE integration_id = $1 AND execution_id = $3"
+        loaded = [
+            row_hashes(
+                spec,
+                f"data.{spec.name} WHERE integration_id = $1 AND execution_id = $3",
+                stored=True,
+            )
             for spec in specs
-        )
+        ]
         self.con.execute(
-            f"INSERT INTO sync_hashes SELECT $1, $2, k, hash(sum(h)), $3 FROM ({parts}) "
+            f"INSERT INTO sync_hashes SELECT $1, $2, k, h, $3 FROM ({record_hashes(loaded)}) "
             "WHERE k NOT IN (SELECT external_id FROM sync_items WHERE execution_id = $3 "
-            "AND status <> 'success') GROUP BY k",
+            "AND status <> 'success')",
             [self.integration_id, execution.domain_type, execution.id],
         )
 
@@ -750,23 +685,14 @@ def _without(rows: pa.Table | None, key: str, keys: set[str]) -> pa.Table | None
 
 
 def _page_hashes(upserts: Sequence[Upsert], rows: Sequence[pa.Table | None]) -> str:
-    """SQL: (k, h) per record of the page: a hash of all the rows it becomes, in any order.
-
-    Rows are hashed as they are stored (after the casts of the INSERT), so the hashes of a
-    first sync can be computed from ``data.*`` itself; ``sum`` makes the hash of a record
-    independent of the order of its lines.
-    """
-    parts = []
-    for n, (upsert, table) in enumerate(zip(upserts, rows, strict=True)):
-        if table is None:
-            continue
-        spec = upsert.table
-        columns = ", ".join(_SQL_VALUE[kind].format(name) for name, kind in spec.columns)
-        parts.append(
-            f"SELECT {spec.key} AS k, hash('{spec.name}', {columns}) AS h "
-            f"FROM {ARROW if n == 0 else ARROW_2}"
-        )
-    return f"SELECT k, hash(sum(h)) AS h FROM ({' UNION ALL '.join(parts)}) GROUP BY k"
+    """SQL: (k, h) per record of the page (``hashing``), its rows read as ``ARROW``, ``ARROW_2``."""
+    return record_hashes(
+        [
+            row_hashes(upsert.table, ARROW if n == 0 else ARROW_2, stored=False)
+            for n, (upsert, table) in enumerate(zip(upserts, rows, strict=True))
+            if table is not None
+        ]
+    )
 
 
 def _last_per_key(upsert: Upsert) -> list[tuple[Any, ...]]:
@@ -803,15 +729,6 @@ class _Types(dict[str, Any]):
 
 
 _ARROW_TYPES = _Types()
-
-_SQL_VALUE = {
-    "str": "{0}",
-    "float": "{0}",
-    "bool": "{0}",
-    # mapping validated these ISO-8601 texts; TRY_CAST keeps one odd value from failing a page
-    "ts": "TRY_CAST({0} AS TIMESTAMPTZ)",
-    "date": "TRY_CAST({0} AS DATE)",
-}
 
 
 def open_items(
