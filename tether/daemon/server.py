@@ -1,6 +1,6 @@
 """The daemon's HTTP/JSON API on a Unix socket.
 
-``POST /v1/ops/{name}`` with a JSON object of parameters runs ``tether.daemon.ops.run`` and
+``POST /v1/ops/{name}`` with a JSON object of parameters runs ``tether.ops.run`` and
 answers ``{"result": …}`` or ``{"error": {"type", "message", "hint"}}`` with a 4xx/5xx status.
 With the ``X-Tether-Progress: 1`` header the answer is streamed as ND-JSON: ``{"progress": …}``
 lines while the operation runs, then the final result or error line. ``GET /health`` answers
@@ -35,8 +35,9 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from tether import ops
 from tether.config.project import Workspace
-from tether.daemon import ops, wire
+from tether.daemon import wire
 from tether.daemon.dispatch import Dispatcher, Queued
 from tether.errors import PermissionDeniedError, StateError, TetherError
 
@@ -269,7 +270,7 @@ class Api:
     def _sync_hook(self, ctx: ops.Context, **params: Any) -> dict[str, Any]:
         """The daemon side of the ``sync`` operation: one run per integration, else queue."""
         # By name, like the operation modules: the CLI starts the daemon but never the engine.
-        syncs = importlib.import_module("tether.daemon.ops.syncs")
+        syncs = importlib.import_module("tether.ops.syncs")
         manual: Callable[..., dict[str, Any]] = syncs.run_manual_sync
         if self.dispatcher is None:
             return manual(ctx, **params)

@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from tether import ops
 from tether.config.project import Workspace, load_project
-from tether.daemon import ops
 from tether.daemon.alerting import HealthWatch
 from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
 from tether.daemon.logs import configure_logging

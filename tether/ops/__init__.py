@@ -30,14 +30,14 @@ ROLES = ("viewer", "operator", "admin")
 
 # Modules that register operations; imported on first lookup so `tether --help` stays light.
 OPERATION_MODULES = (
-    "tether.daemon.ops.workspace",  # status, integration, plan, apply, unlock, sql, services
-    "tether.daemon.ops.triage",  # executions, items, item, errors
-    "tether.daemon.ops.syncs",  # sync, retry, reset
-    "tether.daemon.ops.control",  # pause, resume, health
-    "tether.daemon.ops.doctor",  # doctor
-    "tether.daemon.ops.alerts",  # alerts, alerts_test
-    "tether.daemon.ops.verify",  # verify
-    "tether.daemon.ops.setup",  # add_form, add_check, add, secrets_keygen, secrets_check, secrets_set
+    "tether.ops.workspace",  # status, integration, plan, apply, unlock, sql, services
+    "tether.ops.triage",  # executions, items, item, errors
+    "tether.ops.syncs",  # sync, retry, reset
+    "tether.ops.control",  # pause, resume, health
+    "tether.ops.doctor",  # doctor
+    "tether.ops.alerts",  # alerts, alerts_test
+    "tether.ops.verify",  # verify
+    "tether.ops.setup",  # add_form, add_check, add, secrets_keygen, secrets_check, secrets_set
 )
 
 
