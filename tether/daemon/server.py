@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import grp
-import importlib
 import inspect
 import logging
 import os
@@ -40,6 +39,7 @@ from tether.config.project import Workspace
 from tether.daemon import wire
 from tether.daemon.dispatch import Dispatcher, Queued
 from tether.errors import PermissionDeniedError, StateError, TetherError
+from tether.ops.syncs import run_manual_sync
 
 log = logging.getLogger("tether.daemon.api")
 
@@ -269,18 +269,15 @@ class Api:
 
     def _sync_hook(self, ctx: ops.Context, **params: Any) -> dict[str, Any]:
         """The daemon side of the ``sync`` operation: one run per integration, else queue."""
-        # By name, like the operation modules: the CLI starts the daemon but never the engine.
-        syncs = importlib.import_module("tether.ops.syncs")
-        manual: Callable[..., dict[str, Any]] = syncs.run_manual_sync
         if self.dispatcher is None:
-            return manual(ctx, **params)
+            return run_manual_sync(ctx, **params)
         integration = str(params["integration"])
 
         def later(cancel: threading.Event) -> Any:
-            return manual(self._background(ctx, cancel), **params)
+            return run_manual_sync(self._background(ctx, cancel), **params)
 
         queued, result = self.dispatcher.request(
-            integration, "manual", ctx.actor, lambda: manual(ctx, **params), later
+            integration, "manual", ctx.actor, lambda: run_manual_sync(ctx, **params), later
         )
         if queued is None:
             answer: dict[str, Any] = result
