@@ -77,7 +77,7 @@ def main() -> None:
     from prometheus_client.registry import CollectorRegistry
 
     from tether.daemon.metrics import SchedulerView, StateCollector
-    from tether.daemon.ops.workspace import integration_rows
+    from tether.ops.workspace import integration_rows
     from tether.state.db import connect
 
     parser = argparse.ArgumentParser()

@@ -93,15 +93,15 @@ class _DaemonStyle:
     def __init__(self, root: Path) -> None:
         import duckdb
 
+        from tether import ops
         from tether.config.project import load_project
-        from tether.daemon import ops
 
         self.workspace = load_project(root)
         self.con = duckdb.connect(str(self.workspace.state_path), read_only=True)
         self.state = ops.SharedStateAccess(self.con)
 
     def call(self, name: str, **params: Any) -> Any:
-        from tether.daemon import ops
+        from tether import ops
 
         ctx = ops.Context(self.workspace, self.state, actor="bench", role="viewer")
         return ops.run(ctx, name, params)

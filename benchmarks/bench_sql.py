@@ -47,7 +47,7 @@ def _workspace(root: Path, rows: int) -> Any:
 def main() -> None:
     import duckdb
 
-    from tether.daemon import ops
+    from tether import ops
     from tether.state import usersql
     from tether.state.db import open_for_read
 

@@ -254,8 +254,8 @@ def test_credential_writers_refuse_to_run_inside_the_daemon(
 ) -> None:
     import duckdb
 
+    from tether import ops
     from tether.config.project import load_project
-    from tether.daemon import ops
     from tether.errors import TetherError
 
     daemon_like = ops.Context(

@@ -121,7 +121,7 @@ CASES = [
 TIMED = """
 import sys, time
 import duckdb, pyarrow, pyarrow.csv, pydantic, ruamel.yaml, yaml  # start-up, not the work
-import tether.cli, tether.config.workspace, tether.daemon.ops.workspace
+import tether.cli, tether.config.workspace, tether.ops.workspace
 started = time.perf_counter()
 try:
     tether.cli.main(sys.argv[1:])

@@ -226,7 +226,7 @@ def test_verify_and_backfill_go_through_the_daemon_when_it_runs(
 ) -> None:
     from daemon_support import running_daemon
 
-    from tether.daemon import ops
+    from tether import ops
 
     assert (ops.get("verify").role, ops.get("sync").role) == ("viewer", "operator")
     root = str(workspace.root)

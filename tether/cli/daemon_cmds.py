@@ -40,11 +40,10 @@ def daemon(ctx: click.Context, log_format: str, log_level: str) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    # By name: the CLI goes through the daemon client; only this command *is* the daemon.
-    import importlib
+    # Imported here, not at the top: only this command *is* the daemon (and loads the engine).
+    from tether.daemon.service import run_daemon
 
-    service = importlib.import_module("tether.daemon.service")
-    sys.exit(service.run_daemon(output.workspace(ctx), log_format=log_format, log_level=log_level))
+    sys.exit(run_daemon(output.workspace(ctx), log_format=log_format, log_level=log_level))
 
 
 @daemon.command()

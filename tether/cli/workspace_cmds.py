@@ -74,7 +74,7 @@ def services(ctx: click.Context, as_json: bool) -> None:
     """
     from rich.table import Table
 
-    from tether.daemon.ops import Context, LocalStateAccess, run
+    from tether.ops import Context, LocalStateAccess, run
     from tether.state.db import current_user
 
     workspace = _optional_workspace(ctx)

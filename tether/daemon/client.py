@@ -31,7 +31,7 @@ class LocalBackend:
     via_daemon = False
 
     def __init__(self, workspace: Workspace, user: str | None = None) -> None:
-        from tether.daemon import ops
+        from tether import ops
 
         self.workspace = workspace
         self.user = user or current_user()
@@ -44,7 +44,7 @@ class LocalBackend:
         progress: Callable[[dict[str, Any]], None] | None = None,
         **params: Any,
     ) -> Any:
-        from tether.daemon import ops
+        from tether import ops
 
         ctx = ops.Context(
             self.workspace, self.state, actor=self.user, role=self.role, progress=progress

@@ -1,6 +1,6 @@
 """The daemon's HTTP/JSON API on a Unix socket.
 
-``POST /v1/ops/{name}`` with a JSON object of parameters runs ``tether.daemon.ops.run`` and
+``POST /v1/ops/{name}`` with a JSON object of parameters runs ``tether.ops.run`` and
 answers ``{"result": …}`` or ``{"error": {"type", "message", "hint"}}`` with a 4xx/5xx status.
 With the ``X-Tether-Progress: 1`` header the answer is streamed as ND-JSON: ``{"progress": …}``
 lines while the operation runs, then the final result or error line. ``GET /health`` answers
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import grp
-import importlib
 import inspect
 import logging
 import os
@@ -35,10 +34,12 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from tether import ops
 from tether.config.project import Workspace
-from tether.daemon import ops, wire
+from tether.daemon import wire
 from tether.daemon.dispatch import Dispatcher, Queued
 from tether.errors import PermissionDeniedError, StateError, TetherError
+from tether.ops.syncs import run_manual_sync
 
 log = logging.getLogger("tether.daemon.api")
 
@@ -268,18 +269,15 @@ class Api:
 
     def _sync_hook(self, ctx: ops.Context, **params: Any) -> dict[str, Any]:
         """The daemon side of the ``sync`` operation: one run per integration, else queue."""
-        # By name, like the operation modules: the CLI starts the daemon but never the engine.
-        syncs = importlib.import_module("tether.daemon.ops.syncs")
-        manual: Callable[..., dict[str, Any]] = syncs.run_manual_sync
         if self.dispatcher is None:
-            return manual(ctx, **params)
+            return run_manual_sync(ctx, **params)
         integration = str(params["integration"])
 
         def later(cancel: threading.Event) -> Any:
-            return manual(self._background(ctx, cancel), **params)
+            return run_manual_sync(self._background(ctx, cancel), **params)
 
         queued, result = self.dispatcher.request(
-            integration, "manual", ctx.actor, lambda: manual(ctx, **params), later
+            integration, "manual", ctx.actor, lambda: run_manual_sync(ctx, **params), later
         )
         if queued is None:
             answer: dict[str, Any] = result

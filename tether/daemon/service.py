@@ -12,7 +12,6 @@ the committed cursor. SIGHUP re-reads tether.toml ([access]) and the applied sch
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import random
@@ -26,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from tether import ops
 from tether.config.project import Workspace, load_project
-from tether.daemon import ops
 from tether.daemon.alerting import HealthWatch
 from tether.daemon.dispatch import Dispatcher, Runner, Snapshot, utcnow
 from tether.daemon.logs import configure_logging
@@ -47,6 +46,7 @@ from tether.daemon.server import (
     Peer,
     peer_credentials,
 )
+from tether.engine.sync import DuplicateRunError, recover_interrupted, run_sync
 from tether.errors import TetherError
 
 if TYPE_CHECKING:
@@ -189,8 +189,6 @@ def engine_runner(
     A run that failed transiently returns the retry it needs (``"retry"``, a ``RetryPlan``);
     the dispatcher holds it until its backoff has passed.
     """
-    # Loaded by name, like the operation modules, so the CLI has no import path to the engine.
-    sync = importlib.import_module("tether.engine.sync")
 
     def progress(event: dict[str, Any]) -> None:
         if event.get("event") in STATUS_EVENTS:
@@ -210,7 +208,7 @@ def engine_runner(
             return skipped(pending)
         cur = con.cursor()
         try:
-            result = sync.run_sync(
+            result = run_sync(
                 cur,
                 workspace,
                 pending.integration_id,
@@ -225,7 +223,7 @@ def engine_runner(
             retry = None
             if result.run_id is not None and not result.cancelled:
                 retry = after_run(cur, pending, result.run_id, jitter)
-        except sync.DuplicateRunError:
+        except DuplicateRunError:
             return skipped(pending)
         finally:
             cur.close()
@@ -463,10 +461,9 @@ class Daemon:
 
     def _recover(self) -> None:
         assert self.con is not None
-        sync = importlib.import_module("tether.engine.sync")
         cur = self.con.cursor()
         try:
-            dead: list[int] = sync.recover_interrupted(cur, everything=True)
+            dead = recover_interrupted(cur, everything=True)
         finally:
             cur.close()
         unstarted = forget_unstarted(self.con)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tether.daemon.ops import Context, operation
+from tether.ops import Context, operation
 
 
 @operation("verify", "viewer")

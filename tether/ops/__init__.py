@@ -14,7 +14,6 @@ Roles are ordered: viewer < operator < admin. The daemon checks them (HTTP 403);
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,18 +26,6 @@ if TYPE_CHECKING:
     import duckdb
 
 ROLES = ("viewer", "operator", "admin")
-
-# Modules that register operations; imported on first lookup so `tether --help` stays light.
-OPERATION_MODULES = (
-    "tether.daemon.ops.workspace",  # status, integration, plan, apply, unlock, sql, services
-    "tether.daemon.ops.triage",  # executions, items, item, errors
-    "tether.daemon.ops.syncs",  # sync, retry, reset
-    "tether.daemon.ops.control",  # pause, resume, health
-    "tether.daemon.ops.doctor",  # doctor
-    "tether.daemon.ops.alerts",  # alerts, alerts_test
-    "tether.daemon.ops.verify",  # verify
-    "tether.daemon.ops.setup",  # add_form, add_check, add, secrets_keygen, secrets_check, secrets_set
-)
 
 
 class StateAccess(Protocol):
@@ -191,14 +178,24 @@ def operation(name: str, role: str) -> Callable[[OperationFn], OperationFn]:
 
 
 def operations() -> dict[str, Operation]:
+    """Every operation by name, registering them on the first lookup."""
     global _loaded
     if not _loaded:
-        for module in OPERATION_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:  # a real import error inside the module
-                    raise
+        # Each module registers its operations (@operation) as it is imported. Imported here, not
+        # at the top: they need this module first, and they load the engine, which `tether
+        # --help` must not pay for.
+        from tether.ops import (
+            alerts,  # alerts, alerts_test
+            control,  # pause, resume, health
+            doctor,  # doctor
+            setup,  # add_form, add_check, add, secrets_keygen, secrets_check, secrets_set
+            syncs,  # sync, retry, reset
+            triage,  # executions, items, item, errors
+            verify,  # verify
+            workspace,  # status, integration, plan, apply, unlock, sql, services
+        )
+
+        del alerts, control, doctor, setup, syncs, triage, verify, workspace  # imported to register
         _loaded = True
     return _REGISTRY
 

@@ -21,9 +21,9 @@ from tether.config.model import DEFAULT_TIMEZONE
 from tether.config.secrets import encrypt_values, file_recipients, set_value, sops_metadata
 from tether.connectors.base import ServiceSpec
 from tether.connectors.registry import connector_class, services
-from tether.daemon.ops import Context, LocalStateAccess, operation
 from tether.engine import integration_form as form
 from tether.errors import ConfigError, NotFoundError, SecretsError, TetherError
+from tether.ops import Context, LocalStateAccess, operation
 
 
 def _only_in_process(ctx: Context, name: str) -> None:

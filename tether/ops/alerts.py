@@ -11,9 +11,9 @@ from typing import Any
 
 from tether.config.alerts import load_alerts
 from tether.config.secrets import decrypt
-from tether.daemon.ops import Context, operation
 from tether.engine.alerts import DeliveryFailed, apprise_send, scrub
 from tether.errors import ConfigError, NotFoundError, TetherError
+from tether.ops import Context, operation
 
 
 @operation("alerts", "viewer")

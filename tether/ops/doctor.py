@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from tether.daemon.ops import Context, operation
 from tether.errors import ConfigError, NotFoundError, TetherError
+from tether.ops import Context, operation
 
 LIVE_CHECK_THREADS = 8
 BUNDLE_VERSION = 1
@@ -26,9 +26,9 @@ def doctor(
     ctx: Context, integration: str | None = None, live: bool = True, bundle: bool = False
 ) -> dict[str, Any]:
     """Diagnose integrations: status, executions, failed execution, error analysis, live check."""
-    from tether.daemon.ops.workspace import health_book, integration_rows
     from tether.engine import doctor as rules
     from tether.engine.sync import load_integration
+    from tether.ops.workspace import health_book, integration_rows
     from tether.state import queries
 
     workspace_steps = [_files_step(ctx), _daemon_step(ctx)]
@@ -94,7 +94,7 @@ def doctor(
 
 
 def _files_step(ctx: Context) -> dict[str, Any]:
-    from tether.daemon.ops.workspace import desired_state
+    from tether.ops.workspace import desired_state
 
     try:
         desired = desired_state(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tether.daemon.ops import Context, operation
+from tether.ops import Context, operation
 
 
 @operation("sync", "operator")

@@ -7,7 +7,6 @@ from typing import Any
 
 from tether.config.model import DesiredState
 from tether.config.workspace import files_digest, load_workspace
-from tether.daemon.ops import Context, operation
 from tether.engine.alerts import alerts_change, applied_alerts
 from tether.engine.apply import apply_plan, check_fresh
 from tether.engine.health import Health, HealthBook, read_health
@@ -15,6 +14,7 @@ from tether.engine.plan import make_plan, mapping_changes
 from tether.engine.schedule import upcoming
 from tether.engine.services import service_infos
 from tether.errors import NotFoundError, StateError, TetherError
+from tether.ops import Context, operation
 from tether.state.applied import history_counts, load_applied, mapping_diff, mapping_impact
 
 

@@ -12,12 +12,12 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from tether.daemon.ops import Context, operation
 from tether.errors import NotFoundError
+from tether.ops import Context, operation
 
 
 def _row(con: Any, integration: str) -> dict[str, Any]:
-    from tether.daemon.ops.workspace import integration_rows
+    from tether.ops.workspace import integration_rows
 
     rows: list[dict[str, Any]] = integration_rows(con, datetime.now(UTC), only=integration)
     return rows[0]
