@@ -15,6 +15,7 @@ from tether.daemon.scheduler import (
     next_fire_times,
     resume,
 )
+from tether.engine.schedule import previous_fire
 
 
 def utc(*args: int) -> datetime:
@@ -111,6 +112,19 @@ def test_seconds_field_comes_first() -> None:
 
 def test_a_cron_that_never_fires_has_no_next_time() -> None:
     assert next_fire(Schedule("0 0 0 30 2 *"), utc(2025, 1, 1)) is None
+    assert previous_fire(Schedule("0 0 0 30 2 *"), utc(2025, 1, 1)) is None
+
+
+def test_the_previous_tick_is_strictly_before_the_moment() -> None:
+    hourly = Schedule("0 0 * * * *")
+    assert previous_fire(hourly, utc(2025, 1, 1, 10, 30)) == utc(2025, 1, 1, 10, 0)
+    assert previous_fire(hourly, utc(2025, 1, 1, 10, 0)) == utc(2025, 1, 1, 9, 0)
+
+
+def test_the_previous_tick_in_a_skipped_hour_is_the_end_of_the_gap() -> None:
+    at_half_past_two = Schedule("0 30 2 * * *", NEW_YORK)  # 02:30 does not exist on 2025-03-09
+    assert previous_fire(at_half_past_two, utc(2025, 3, 9, 12, 0)) == utc(2025, 3, 9, 7, 0)
+    assert previous_fire(at_half_past_two, utc(2025, 3, 9, 7, 0)) == utc(2025, 3, 8, 7, 30)
 
 
 # --- startup: missed ticks -------------------------------------------------------------------

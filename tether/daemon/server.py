@@ -38,6 +38,7 @@ from tether import ops
 from tether.config.project import Workspace
 from tether.daemon import wire
 from tether.daemon.dispatch import Dispatcher, Queued
+from tether.engine.schedule import Schedule, next_fire
 from tether.errors import PermissionDeniedError, StateError, TetherError
 from tether.ops.syncs import run_manual_sync
 
@@ -313,22 +314,18 @@ def _status_valid_until(result: dict[str, Any], now: datetime) -> datetime:
     ``next_sync`` is the next fire time; ``overdue`` compares the last sync with the previous
     fire time (cron's own, on the integration's wall clock), which moves at cron's next time.
     """
-    from zoneinfo import ZoneInfo
-
-    from croniter import croniter
-
     until = datetime.max.replace(tzinfo=UTC)
-    schedules: set[tuple[str, str]] = set()
+    schedules: set[Schedule] = set()
     for row in result["integrations"]:
         if not row["enabled"] or row["paused"]:
             continue
-        schedules.add((row["cron"], row["timezone"]))
+        schedules.add(Schedule(row["cron"], row["timezone"]))
         if row["next_sync"] is not None:
             until = min(until, datetime.fromisoformat(row["next_sync"]))
-    for cron, timezone in schedules:
-        wall = now.astimezone(ZoneInfo(timezone))
-        following: datetime = croniter(cron, wall, second_at_beginning=True).get_next(datetime)
-        until = min(until, following.astimezone(UTC))
+    for schedule in schedules:
+        following = next_fire(schedule, now)
+        if following is not None:
+            until = min(until, following)
     return until
 
 

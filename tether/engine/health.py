@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
+from tether.engine.schedule import Schedule, next_fire, previous_fire
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -277,23 +279,20 @@ def overdue(
 
 
 _TICKS: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-"""(cron, timezone) -> (previous tick, next tick) last computed: croniter costs ~1 ms a call,
+"""(cron, timezone) -> (previous tick, next tick) last computed: a tick costs ~1 ms of croniter,
 and 1,000 integrations usually share a handful of schedules."""
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+_FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
 def _previous_tick(cron: str, timezone: str, now: datetime) -> datetime:
     known = _TICKS.get((cron, timezone))
     if known is not None and known[0] <= now < known[1]:
         return known[0]
-    from zoneinfo import ZoneInfo
-
-    from croniter import croniter
-
-    it = croniter(cron, now.astimezone(ZoneInfo(timezone)), second_at_beginning=True)
-    previous: datetime = it.get_prev(datetime)
-    following: datetime = croniter(
-        cron, now.astimezone(ZoneInfo(timezone)), second_at_beginning=True
-    ).get_next(datetime)
+    schedule = Schedule(cron, timezone)
+    previous = previous_fire(schedule, now) or _NEVER
+    following = next_fire(schedule, now) or _FOREVER
     if len(_TICKS) > 10_000:
         _TICKS.clear()
     _TICKS[(cron, timezone)] = (previous, following)

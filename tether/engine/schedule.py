@@ -71,6 +71,23 @@ def next_fire(schedule: Schedule, after: datetime) -> datetime | None:
     return next(fire_times(schedule, after), None)
 
 
+def previous_fire(schedule: Schedule, before: datetime) -> datetime | None:
+    """The latest fire instant strictly before ``before`` (UTC), or ``None`` if there is none."""
+    from croniter import CroniterBadDateError, croniter
+
+    zone = schedule.zone
+    wall = before.astimezone(zone).replace(tzinfo=None)
+    it = croniter(schedule.cron, wall, second_at_beginning=True)
+    for _ in range(3):  # a repeated or skipped wall hour can map a candidate onto ``before``
+        try:
+            candidate = to_instant(it.get_prev(datetime), zone)
+        except CroniterBadDateError:
+            return None
+        if candidate < before:
+            return candidate
+    return None
+
+
 def next_fire_times(schedule: Schedule, after: datetime, count: int = 5) -> list[datetime]:
     """The next ``count`` fire instants, in the schedule's own timezone (for display)."""
     zone = schedule.zone
