@@ -150,8 +150,8 @@ def time_render(size: tuple[int, int]) -> dict[str, float]:
     """From a loaded page to the table on screen, for a 50-row page (fake source, no I/O)."""
     from textual.geometry import Region
 
+    from tests.monitor_fake import DEMO_NOW, demo_source
     from tether.tui.app import MonitorApp
-    from tether.tui.fake import DEMO_NOW, demo_source
     from tether.tui.screens.execution import ExecutionScreen
 
     samples: list[float] = []
@@ -193,8 +193,8 @@ def time_render(size: tuple[int, int]) -> dict[str, float]:
 
 def time_first_paint(integrations: int = 1000) -> float:
     """Seconds from creating the app to the dashboard painted with every integration."""
+    from tests.monitor_fake import DEMO_NOW, large_source
     from tether.tui.app import MonitorApp
-    from tether.tui.fake import DEMO_NOW, large_source
 
     source = large_source(integrations)
 

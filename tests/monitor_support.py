@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from monitor_fake import DEMO_NOW, demo_source
 from textual.app import SeverityLevel
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -13,7 +14,6 @@ from textual.widgets import DataTable
 from tether.tui import app as app_module
 from tether.tui.app import MonitorApp
 from tether.tui.datasource import MonitorSource
-from tether.tui.fake import DEMO_NOW, demo_source
 
 # Toasts expire on the wall clock (3-8 s in the app). On a loaded CI machine the settle between a
 # notification and the test reading it can take longer than that, so a test would see no toast.

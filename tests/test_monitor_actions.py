@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from monitor_fake import demo_source
 from monitor_support import flat, make_app, press, region_text, screen_text, settle, toasts
 
 from tether.errors import PermissionDeniedError
-from tether.tui.fake import demo_source
 from tether.tui.screens.dashboard import DashboardScreen
 from tether.tui.screens.execution import ExecutionScreen
 from tether.tui.screens.integration import IntegrationScreen

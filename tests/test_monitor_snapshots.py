@@ -10,11 +10,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from monitor_fake import demo_source
 from monitor_support import make_app, press, settle
 from textual.pilot import Pilot
 from textual.widgets import Input
-
-from tether.tui.fake import demo_source
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 

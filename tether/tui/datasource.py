@@ -3,7 +3,7 @@
 ``BackendSource`` wraps a ``Backend`` from ``tether.daemon.client.connect`` and calls operations by
 name (shapes in the operations contract): without a daemon each call opens the DuckDB file for that
 call only, so the monitor never holds the state between refreshes; with a daemon every call goes
-over its socket. Tests use ``tether.tui.fake.FakeSource``, which keeps the same contract in memory.
+over its socket. Tests use ``FakeSource`` (tests/monitor_fake.py), which keeps the same contract in memory.
 
 Screens call these methods from Textual workers (threads), never on the UI thread.
 """
