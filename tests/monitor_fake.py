@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tether.errors import NotFoundError, PermissionDeniedError
+from tether.state.queries import ItemsQuery
 from tether.tui.datasource import ACTION_ROLES, Progress, Row, role_allows
 
 DEMO_NOW = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
@@ -81,16 +82,9 @@ class FakeSource:
             "next_before_id": page[-1]["id"] if more and page else None,
         }
 
-    def items(
-        self,
-        execution_id: int,
-        *,
-        status: str | None = None,
-        search: str | None = None,
-        domain_type: str | None = None,
-        after_id: int | None = None,
-        limit: int = 50,
-    ) -> Row:
+    def items(self, query: ItemsQuery) -> Row:
+        execution_id, status, search = query.execution_id, query.status, query.search
+        domain_type, after_id, limit = query.domain_type, query.after_id, query.limit
         self.calls.append(
             ("items", {"execution_id": execution_id, "status": status, "search": search})
         )
@@ -118,17 +112,8 @@ class FakeSource:
             "total": total,
         }
 
-    def items_count(
-        self,
-        execution_id: int,
-        *,
-        status: str | None = None,
-        search: str | None = None,
-        domain_type: str | None = None,
-    ) -> Row:
-        page = self.items(
-            execution_id, status=status, search=search, domain_type=domain_type, limit=10**9
-        )
+    def items_count(self, query: ItemsQuery) -> Row:
+        page = self.items(query.model_copy(update={"after_id": None, "limit": 10**9}))
         return {"total": page["total"], "total_capped": False}
 
     def item(self, execution_id: int, item_id: int) -> Row:

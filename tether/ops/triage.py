@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
+from tether.errors import UsageError
 from tether.ops import Context, operation
+from tether.state.queries import ItemsQuery
 
 
 @operation("executions", "viewer")
@@ -26,6 +30,18 @@ def executions(
         )
 
 
+def _items_query(**params: Any) -> ItemsQuery:
+    """The query the wire's parameters describe; a wrong type is the caller's mistake."""
+    try:
+        return ItemsQuery(**params)
+    except ValidationError as exc:
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise UsageError(
+            f"Bad items query: {wrong}.",
+            hint="execution_id, after_id and limit are integers; status, search and domain_type text.",
+        ) from None
+
+
 @operation("items", "viewer")
 def items(
     ctx: Context,
@@ -40,17 +56,16 @@ def items(
     """One keyset page of an execution's sync items."""
     from tether.state import queries
 
+    query = _items_query(
+        execution_id=execution_id,
+        status=status,
+        search=search,
+        domain_type=domain_type,
+        after_id=after_id,
+        limit=limit,
+    )
     with ctx.state.read() as con:
-        return queries.items(
-            con,
-            int(execution_id),
-            status=status,
-            search=search,
-            domain_type=domain_type,
-            after_id=after_id,
-            limit=limit,
-            count=count,
-        )
+        return queries.items(con, query, count=count)
 
 
 @operation("items_count", "viewer")
@@ -64,10 +79,11 @@ def items_count(
     """How many of an execution's sync items match the filters."""
     from tether.state import queries
 
+    query = _items_query(
+        execution_id=execution_id, status=status, search=search, domain_type=domain_type
+    )
     with ctx.state.read() as con:
-        return queries.items_count(
-            con, int(execution_id), status=status, search=search, domain_type=domain_type
-        )
+        return queries.items_count(con, query)
 
 
 @operation("item", "viewer")

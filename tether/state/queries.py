@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, field_validator
+
 from tether.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -183,24 +185,43 @@ def _item(row: tuple[Any, ...]) -> dict[str, Any]:
     return item
 
 
+class ItemsQuery(BaseModel):
+    """Which of an execution's sync items to show: its filters and one keyset page.
+
+    The one definition the query, the ``items`` operation, the monitor's sources and its
+    execution screen share; an empty search box or an unset select is no filter.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    execution_id: int
+    status: str | None = None
+    search: str | None = None
+    domain_type: str | None = None
+    after_id: int | None = None
+    limit: int = 50
+
+    @field_validator("status", "search", "domain_type", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def wire(self) -> dict[str, Any]:
+        """The operation's parameters: only what is set."""
+        return self.model_dump(exclude_none=True)
+
+
 def items(
-    con: duckdb.DuckDBPyConnection | None,
-    execution_id: int,
-    *,
-    status: str | None = None,
-    search: str | None = None,
-    domain_type: str | None = None,
-    after_id: int | None = None,
-    limit: int = 50,
-    count: bool = True,
+    con: duckdb.DuckDBPyConnection | None, query: ItemsQuery, *, count: bool = True
 ) -> dict[str, Any]:
     """One page of an execution's items, filtered; ``total`` counts every match (up to
     ``COUNT_CAP``). ``count=False`` skips counting when the page alone cannot tell (``total`` is
     then ``None``): the monitor updates its table first and asks ``items_count`` after."""
+    execution_id, after_id = query.execution_id, query.after_id
     execution(con, execution_id)  # unknown id → NotFoundError
     assert con is not None
-    condition, params = _filters(execution_id, status, search, domain_type)
-    limit = max(1, min(int(limit), 10_000))
+    condition, params = _filters(query)
+    limit = max(1, min(query.limit, 10_000))
     rows = _page(con, execution_id, condition, params, after_id, limit + 1)
     found = [_item(r) for r in rows[:limit]]
     more = len(rows) > limit
@@ -219,16 +240,15 @@ def items(
     }
 
 
-def _filters(
-    execution_id: int, status: str | None, search: str | None, domain_type: str | None
-) -> tuple[str, list[Any]]:
+def _filters(query: ItemsQuery) -> tuple[str, list[Any]]:
+    status, search, domain_type = query.status, query.search, query.domain_type
     if status is not None and status not in ITEM_STATUSES:
         raise NotFoundError(
             f"Unknown item status '{status}'.", hint=f"Statuses: {', '.join(ITEM_STATUSES)}."
         )
     # The execution filter comes first: it selects one clustered range of the table.
     where: list[str] = ["execution_id = ?"]
-    params: list[Any] = [execution_id]
+    params: list[Any] = [query.execution_id]
     if status is not None:
         where.append("status = ?")
         params.append(status)
@@ -282,18 +302,11 @@ def _page(
     return rows
 
 
-def items_count(
-    con: duckdb.DuckDBPyConnection | None,
-    execution_id: int,
-    *,
-    status: str | None = None,
-    search: str | None = None,
-    domain_type: str | None = None,
-) -> dict[str, Any]:
+def items_count(con: duckdb.DuckDBPyConnection | None, query: ItemsQuery) -> dict[str, Any]:
     """How many items match the filters (exact up to ``COUNT_CAP``)."""
-    execution(con, execution_id)
+    execution(con, query.execution_id)
     assert con is not None
-    condition, params = _filters(execution_id, status, search, domain_type)
+    condition, params = _filters(query)
     total, capped = _count(con, condition, params)
     return {"total": total, "total_capped": capped}
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tether.errors import PermissionDeniedError
+from tether.state.queries import ItemsQuery
 
 if TYPE_CHECKING:
     from tether.daemon.client import Backend
@@ -63,27 +64,13 @@ class MonitorSource(Protocol):
         self, integration: str | None = None, *, limit: int = 50, before_id: int | None = None
     ) -> Row: ...
 
-    def items(
-        self,
-        execution_id: int,
-        *,
-        status: str | None = None,
-        search: str | None = None,
-        domain_type: str | None = None,
-        after_id: int | None = None,
-        limit: int = 50,
-    ) -> Row:
+    def items(self, query: ItemsQuery) -> Row:
         """A page; ``total`` may be ``None`` when counting needs a scan (see ``items_count``)."""
         ...
 
-    def items_count(
-        self,
-        execution_id: int,
-        *,
-        status: str | None = None,
-        search: str | None = None,
-        domain_type: str | None = None,
-    ) -> Row: ...
+    def items_count(self, query: ItemsQuery) -> Row:
+        """How many items match the query's filters (its page is ignored)."""
+        ...
 
     def item(self, execution_id: int, item_id: int) -> Row: ...
 
@@ -150,33 +137,15 @@ class BackendSource:
         result: Row = self._call("executions", **params)
         return result
 
-    def items(
-        self,
-        execution_id: int,
-        *,
-        status: str | None = None,
-        search: str | None = None,
-        domain_type: str | None = None,
-        after_id: int | None = None,
-        limit: int = 50,
-    ) -> Row:
+    def items(self, query: ItemsQuery) -> Row:
         # The table updates first; a count that needs its own scan comes after (items_count).
-        filters = _given(status=status, search=search, domain_type=domain_type, after_id=after_id)
-        result: Row = self._call(
-            "items", execution_id=execution_id, limit=limit, count=False, **filters
-        )
+        result: Row = self._call("items", count=False, **query.wire())
         return result
 
-    def items_count(
-        self,
-        execution_id: int,
-        *,
-        status: str | None = None,
-        search: str | None = None,
-        domain_type: str | None = None,
-    ) -> Row:
-        filters = _given(status=status, search=search, domain_type=domain_type)
-        result: Row = self._call("items_count", execution_id=execution_id, **filters)
+    def items_count(self, query: ItemsQuery) -> Row:
+        filters = query.model_copy(update={"after_id": None}).wire()
+        del filters["limit"]
+        result: Row = self._call("items_count", **filters)
         return result
 
     def item(self, execution_id: int, item_id: int) -> Row:
@@ -221,8 +190,3 @@ def execution_by_id(source: MonitorSource, integration: str, execution_id: int) 
     page = source.executions(integration, limit=1, before_id=execution_id + 1)
     rows: list[Row] = page.get("executions", [])
     return rows[0] if rows and rows[0].get("id") == execution_id else None
-
-
-def _given(**filters: Any) -> dict[str, Any]:
-    """The filters the user set (empty search boxes and unset selects are not filters)."""
-    return {key: value for key, value in filters.items() if value not in (None, "")}

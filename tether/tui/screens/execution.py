@@ -3,7 +3,6 @@ status / search / domain type with keyset paging (seed 000, diagnostic steps 3 a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,6 +15,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from tether.errors import TetherError
+from tether.state.queries import ItemsQuery
 from tether.tui import format as fmt
 from tether.tui.datasource import Row, execution_by_id
 from tether.tui.screens.base import INTEGRATION_BINDINGS, IntegrationActionsMixin, MonitorScreen
@@ -26,14 +26,6 @@ WIDE = 120  # columns from which the error analysis sits beside the items
 ITEM_STATUSES = ("failed", "partial_mapped", "success", "mapped", "skipped", "processing")
 LIVE = ("running", "processing")
 ERROR_WIDTH = 72  # in the table; the item screen shows the whole message
-
-
-@dataclass(frozen=True)
-class ItemQuery:
-    status: str | None = None
-    search: str | None = None
-    domain_type: str | None = None
-    after_id: int | None = None
 
 
 class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
@@ -59,7 +51,7 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
         super().__init__()
         self.execution = execution
         self.integration = integration or {"id": execution["integration_id"]}
-        self.query_state = ItemQuery()
+        self.query_state = ItemsQuery(execution_id=int(execution["id"]), limit=PAGE)
         self.pages: list[int | None] = [None]  # after_id of each page seen, for going back
         self.items: list[Row] = []
         self.next_after_id: int | None = None
@@ -161,17 +153,9 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
     async def load_items(self, keep_page: bool = False) -> None:
         query = self.query_state
         if not keep_page:
-            query = replace(query, after_id=self.pages[-1])
+            query = query.model_copy(update={"after_id": self.pages[-1]})
         try:
-            page = await self.fetch(
-                self.source.items,
-                self.execution_id,
-                status=query.status,
-                search=query.search,
-                domain_type=query.domain_type,
-                after_id=query.after_id,
-                limit=PAGE,
-            )
+            page = await self.fetch(self.source.items, query)
         except TetherError as exc:
             self.report_problem(exc)
             return
@@ -189,13 +173,7 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
         """The number of matches, after the table: counting can scan millions of items."""
         query = self.query_state
         try:
-            counted = await self.fetch(
-                self.source.items_count,
-                self.execution_id,
-                status=query.status,
-                search=query.search,
-                domain_type=query.domain_type,
-            )
+            counted = await self.fetch(self.source.items_count, query)
         except TetherError as exc:
             self.report_problem(exc)
             return
@@ -347,7 +325,9 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
 
     # -- filters and paging --------------------------------------------------------------------
     def _set_query(self, **changes: Any) -> None:
-        self.query_state = replace(self.query_state, after_id=None, **changes)
+        self.query_state = ItemsQuery.model_validate(
+            {**self.query_state.model_dump(), "after_id": None, **changes}
+        )  # validated: an emptied search box is no filter
         self.pages = [None]
         self.load_items()
 
@@ -392,14 +372,14 @@ class ExecutionScreen(IntegrationActionsMixin, MonitorScreen):
         if self.next_after_id is None:
             return
         self.pages.append(self.next_after_id)
-        self.query_state = replace(self.query_state, after_id=self.next_after_id)
+        self.query_state = self.query_state.model_copy(update={"after_id": self.next_after_id})
         self.load_items()
 
     def action_previous_page(self) -> None:
         if len(self.pages) <= 1:
             return
         self.pages.pop()
-        self.query_state = replace(self.query_state, after_id=self.pages[-1])
+        self.query_state = self.query_state.model_copy(update={"after_id": self.pages[-1]})
         self.load_items()
 
     def action_analysis(self) -> None:
