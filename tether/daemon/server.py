@@ -45,10 +45,6 @@ from tether.ops.syncs import run_manual_sync
 log = logging.getLogger("tether.daemon.api")
 
 OPS_PREFIX = "/v1/ops/"
-RELOAD_AFTER = frozenset({"pause", "resume", "delete", "reset"})
-"""Operations that can change what is scheduled (apply reloads through its own hook)."""
-EXCLUSIVE = frozenset({"reset", "delete"})
-"""Operations refused while a run of the same integration is in progress."""
 STATUS_EVENTS = frozenset({"execution_started", "execution_finished"})
 """Sync progress events after which ``status`` reads differently (a page changes nothing)."""
 
@@ -191,14 +187,12 @@ class Api:
             raise PermissionDeniedError(name, ctx.role, op.role)
         _check_params(op, params)
         with self._counting():
-            if self.dispatcher is not None and name == "retry":
-                return self._as_run(ctx, name, params, queue=True)
-            if self.dispatcher is not None and name in EXCLUSIVE:
-                return self._as_run(ctx, name, params, queue=False)
+            if self.dispatcher is not None and op.run_policy != "direct":
+                return self._as_run(ctx, name, params, queue=op.run_policy == "queued")
             if name == "status" and not params:
                 return self._cached_status(ctx)
             result = ops.run(ctx, name, params)
-        if self.dispatcher is not None and name in RELOAD_AFTER:
+        if self.dispatcher is not None and op.reloads:  # apply reloads through its own hook
             self.dispatcher.reload()
         return result
 

@@ -17,7 +17,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tether.config.project import Workspace
 from tether.errors import NotFoundError, PermissionDeniedError
@@ -153,25 +153,37 @@ class Context:
 OperationFn = Callable[..., Any]
 
 
+RunPolicy = Literal["direct", "queued", "exclusive"]
+"""How a daemon runs an operation beside the integration's syncs: ``direct`` (at once),
+``queued`` (as a run, behind the one in progress) or ``exclusive`` (as a run, refused while one
+is in progress). Without a daemon every operation runs directly, under the state's write lock."""
+
+
 @dataclass(frozen=True)
 class Operation:
     name: str
     role: str
     fn: OperationFn
     summary: str
+    run_policy: RunPolicy = "direct"
+    reloads: bool = False
+    """It can change what is scheduled: a daemon reloads its schedule after it."""
 
 
 _REGISTRY: dict[str, Operation] = {}
 _loaded = False
 
 
-def operation(name: str, role: str) -> Callable[[OperationFn], OperationFn]:
-    """Register ``fn(ctx: Context, **params)`` as operation ``name`` needing ``role``."""
+def operation(
+    name: str, role: str, *, run_policy: RunPolicy = "direct", reloads: bool = False
+) -> Callable[[OperationFn], OperationFn]:
+    """Register ``fn(ctx: Context, **params)`` as operation ``name`` needing ``role``; the
+    operation declares how a daemon runs it, so the daemon keeps no list of names."""
     assert role in ROLES
 
     def register(fn: OperationFn) -> OperationFn:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
-        _REGISTRY[name] = Operation(name, role, fn, summary)
+        _REGISTRY[name] = Operation(name, role, fn, summary, run_policy, reloads)
         return fn
 
     return register

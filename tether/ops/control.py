@@ -45,7 +45,7 @@ def _audit(con: Any, actor: str, action: str, integration: str, detail: dict[str
     )
 
 
-@operation("pause", "operator")
+@operation("pause", "operator", reloads=True)
 def pause(ctx: Context, integration: str, reason: str | None = None) -> dict[str, Any]:
     """Stop an integration's scheduled syncs until it is resumed."""
     with ctx.state.write("pause") as con:
@@ -66,7 +66,7 @@ def pause(ctx: Context, integration: str, reason: str | None = None) -> dict[str
         return _row(con, integration)
 
 
-@operation("resume", "operator")
+@operation("resume", "operator", reloads=True)
 def resume(ctx: Context, integration: str) -> dict[str, Any]:
     """Resume a paused integration's schedule from its next tick (missed ticks are not run)."""
     with ctx.state.write("resume") as con:

@@ -79,7 +79,7 @@ def run_manual_sync(
         }
 
 
-@operation("retry", "operator")
+@operation("retry", "operator", run_policy="queued")
 def retry(ctx: Context, integration: str) -> dict[str, Any]:
     """Re-map stored failed items against today's mappings, without refetching."""
     from tether.engine.sync import run_retry
@@ -97,7 +97,7 @@ def retry(ctx: Context, integration: str) -> dict[str, Any]:
         }
 
 
-@operation("reset", "admin")
+@operation("reset", "admin", run_policy="exclusive", reloads=True)
 def reset(ctx: Context, integration: str, confirm: str | None = None) -> dict[str, Any]:
     """Delete an integration's sync history and cursors; the next sync is a full re-sync."""
     from tether.engine.reset import reset_integration
