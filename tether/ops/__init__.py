@@ -189,32 +189,99 @@ def operation(
     return register
 
 
+HOMES: dict[str, str] = {
+    "alerts": "alerts",
+    "alerts_test": "alerts",
+    "health": "control",
+    "pause": "control",
+    "resume": "control",
+    "doctor": "doctor",
+    "add": "setup",
+    "add_check": "setup",
+    "add_form": "setup",
+    "secrets_check": "setup",
+    "secrets_keygen": "setup",
+    "secrets_set": "setup",
+    "reset": "syncs",
+    "retry": "syncs",
+    "sync": "syncs",
+    "errors": "triage",
+    "executions": "triage",
+    "item": "triage",
+    "items": "triage",
+    "items_count": "triage",
+    "verify": "verify",
+    "apply": "workspace",
+    "integration": "workspace",
+    "plan": "workspace",
+    "services": "workspace",
+    "sql": "workspace",
+    "status": "workspace",
+    "unlock": "workspace",
+    "validate": "workspace",
+}
+"""The module that registers each operation, so a command imports only its own: `tether plan`
+need not load alerts, setup or doctor. A test checks it against what the modules register."""
+
+_MODULES = ("alerts", "control", "doctor", "setup", "syncs", "triage", "verify", "workspace")
+
+
+def _register(module: str) -> None:
+    """Import one operations module; its ``@operation`` decorators register what it defines.
+
+    Imported here, not at the top: they need this module first, and they load the engine, which
+    `tether --help` must not pay for. Each import is written out so import-linter sees it.
+    """
+    match module:
+        case "alerts":
+            from tether.ops import alerts
+
+            del alerts  # imported to register
+        case "control":
+            from tether.ops import control
+
+            del control  # imported to register
+        case "doctor":
+            from tether.ops import doctor
+
+            del doctor  # imported to register
+        case "setup":
+            from tether.ops import setup
+
+            del setup  # imported to register
+        case "syncs":
+            from tether.ops import syncs
+
+            del syncs  # imported to register
+        case "triage":
+            from tether.ops import triage
+
+            del triage  # imported to register
+        case "verify":
+            from tether.ops import verify
+
+            del verify  # imported to register
+        case "workspace":
+            from tether.ops import workspace
+
+            del workspace  # imported to register
+
+
 def operations() -> dict[str, Operation]:
-    """Every operation by name, registering them on the first lookup."""
+    """Every operation by name, registering them all on the first call."""
     global _loaded
     if not _loaded:
-        # Each module registers its operations (@operation) as it is imported. Imported here, not
-        # at the top: they need this module first, and they load the engine, which `tether
-        # --help` must not pay for.
-        from tether.ops import (
-            alerts,  # alerts, alerts_test
-            control,  # pause, resume, health
-            doctor,  # doctor
-            setup,  # add_form, add_check, add, secrets_keygen, secrets_check, secrets_set
-            syncs,  # sync, retry, reset
-            triage,  # executions, items, item, errors
-            verify,  # verify
-            workspace,  # status, integration, plan, apply, unlock, sql, services
-        )
-
-        del alerts, control, doctor, setup, syncs, triage, verify, workspace  # imported to register
+        for module in _MODULES:
+            _register(module)
         _loaded = True
     return _REGISTRY
 
 
 def get(name: str) -> Operation:
+    if name not in _REGISTRY and name in HOMES:
+        _register(HOMES[name])
     try:
-        return operations()[name]
+        return _REGISTRY[name] if name in _REGISTRY else operations()[name]
     except KeyError:
         raise NotFoundError(f"Unknown operation '{name}'.") from None
 
