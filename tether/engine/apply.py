@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tether.errors import StalePlanError
+from tether.state.store import audit, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -160,8 +161,7 @@ def _write_mappings(con: duckdb.DuckDBPyConnection, changes: list[dict[str, Any]
 
 def apply_plan(con: duckdb.DuckDBPyConnection, doc: dict[str, Any], actor: str) -> dict[str, Any]:
     """Write the plan in one transaction. Caller has checked freshness against files."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         lineage = meta.get("lineage")
         serial = int(meta.get("serial", 0))
@@ -184,12 +184,5 @@ def apply_plan(con: duckdb.DuckDBPyConnection, doc: dict[str, Any], actor: str) 
             "summary": doc["summary"],
             "config_hash": doc["config_hash"],
         }
-        con.execute(
-            "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'apply', ?)",
-            [actor, orjson.dumps(detail).decode()],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        audit(con, actor, "apply", detail)
     return {"serial": new_serial, "lineage": lineage, "summary": doc["summary"]}

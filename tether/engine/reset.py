@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tether.engine.sync import SyncInProgressError, load_integration, recover_interrupted
 from tether.engine.writer import SyncWriter
+from tether.state.store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -46,8 +47,7 @@ def reset_integration(
         row = con.execute(sql, [integration.id]).fetchone()
         return int(row[0]) if row else 0
 
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         result = ResetResult(
             integration=integration.id,
             executions_deleted=count("SELECT count(*) FROM executions WHERE integration_id = ?"),
@@ -72,8 +72,4 @@ def reset_integration(
                 "runs_deleted": result.runs_deleted,
             },
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return result

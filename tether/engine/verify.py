@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from tether.connectors.base import AGGREGATE_CAPABILITIES, Connector, Window
 from tether.engine.window import iso
 from tether.errors import TetherError
+from tether.state.store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -315,8 +316,7 @@ def record(
 ) -> int | None:
     """Save the checks as one ``verify_runs`` row per capability; return the check's id."""
     check_id: int | None = None
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         for check in checks:
             row = con.execute("SELECT nextval('verify_run_id_seq')").fetchone()
             assert row is not None
@@ -346,10 +346,6 @@ def record(
                     actor,
                 ],
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return check_id
 
 

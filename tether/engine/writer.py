@@ -19,6 +19,8 @@ from tether.engine.bloom import FreshKeys, KeyFilter
 from tether.engine.hashing import record_hashes, row_hashes, stored_values
 from tether.engine.mapping import CAPABILITY_TABLES, TABLES, Item, MappedPage, Upsert, upsert_table
 from tether.errors import StateError
+from tether.state import store
+from tether.state.store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -142,35 +144,28 @@ class SyncWriter:
         import duckdb
 
         con = self.con
-        con.execute("BEGIN")
         try:
-            row = con.execute(
-                "INSERT INTO runs (integration_id, trigger, scheduled_for, requested_by) "
-                "VALUES (?, ?, ?, ?) RETURNING id",
-                [self.integration_id, trigger, scheduled_for, actor],
-            ).fetchone()
-            assert row is not None
-            run_id = int(row[0])
-            self.audit(
-                actor, "retry" if trigger == "retry" else "sync", {"run_id": run_id, **audit}
-            )
-            con.execute("COMMIT")
+            # a duplicate tick fails the insert (or the commit): the transaction rolls back,
+            # then the constraint error becomes DuplicateRunError
+            with transaction(con):
+                row = con.execute(
+                    "INSERT INTO runs (integration_id, trigger, scheduled_for, requested_by) "
+                    "VALUES (?, ?, ?, ?) RETURNING id",
+                    [self.integration_id, trigger, scheduled_for, actor],
+                ).fetchone()
+                assert row is not None
+                run_id = int(row[0])
+                self.audit(
+                    actor, "retry" if trigger == "retry" else "sync", {"run_id": run_id, **audit}
+                )
         except duckdb.ConstraintException:
-            con.execute("ROLLBACK")
             assert scheduled_for is not None
             raise DuplicateRunError(self.integration_id, scheduled_for) from None
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return run_id
 
     def audit(self, actor: str, action: str, detail: dict[str, Any]) -> None:
-        import orjson
-
-        self.con.execute(
-            "INSERT INTO audit_log (actor, action, integration_id, detail) VALUES (?, ?, ?, ?)",
-            [actor, action, self.integration_id, orjson.dumps(detail, default=str).decode()],
-        )
+        """An ``audit_log`` row about this integration (``tether.state.store.audit``)."""
+        store.audit(self.con, actor, action, detail, integration_id=self.integration_id)
 
     def start_execution(
         self, run_id: int, domain_type: str, trigger: str, *, dry_run: bool, full_resync: bool
@@ -261,9 +256,7 @@ class SyncWriter:
         execution.records_fetched += records_fetched
         execution.rate_limit_wait_s += waited_s
         execution.pages += 1
-        con = self.con
-        con.execute("BEGIN")
-        try:
+        with transaction(self.con):
             if not execution.dry_run:
                 self._upsert_page(execution, page)
                 self._take_over(execution, page.items)
@@ -272,10 +265,6 @@ class SyncWriter:
             self._save_statistics(execution)
             if cursor is not None and not execution.dry_run:
                 self._save_cursor(execution, cursor)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def track_fresh_tables(self, execution: Execution, tables: Sequence[str]) -> None:
         """Start skipping DELETEs if none of ``tables`` holds a row of this integration."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from tether.errors import NotFoundError
 from tether.ops import Context, operation
+from tether.state.store import audit, transaction
 
 
 def _row(con: Any, integration: str) -> dict[str, Any]:
@@ -36,21 +37,11 @@ def _require(con: Any, integration: str) -> tuple[bool, str | None]:
     return bool(found[0]), found[1]
 
 
-def _audit(con: Any, actor: str, action: str, integration: str, detail: dict[str, Any]) -> None:
-    import orjson
-
-    con.execute(
-        "INSERT INTO audit_log (actor, action, integration_id, detail) VALUES (?, ?, ?, ?)",
-        [actor, action, integration, orjson.dumps(detail).decode()],
-    )
-
-
 @operation("pause", "operator", reloads=True)
 def pause(ctx: Context, integration: str, reason: str | None = None) -> dict[str, Any]:
     """Stop an integration's scheduled syncs until it is resumed."""
     with ctx.state.write("pause") as con:
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             paused, old_reason = _require(con, integration)
             if not paused or (reason is not None and reason != old_reason):
                 con.execute(
@@ -58,11 +49,7 @@ def pause(ctx: Context, integration: str, reason: str | None = None) -> dict[str
                     "paused_at = now() WHERE id = ?",
                     [reason, ctx.actor, integration],
                 )
-                _audit(con, ctx.actor, "pause", integration, {"reason": reason})
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                audit(con, ctx.actor, "pause", {"reason": reason}, integration_id=integration)
         return _row(con, integration)
 
 
@@ -70,8 +57,7 @@ def pause(ctx: Context, integration: str, reason: str | None = None) -> dict[str
 def resume(ctx: Context, integration: str) -> dict[str, Any]:
     """Resume a paused integration's schedule from its next tick (missed ticks are not run)."""
     with ctx.state.write("resume") as con:
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             paused, reason = _require(con, integration)
             if paused:
                 con.execute(
@@ -79,11 +65,9 @@ def resume(ctx: Context, integration: str) -> dict[str, Any]:
                     "paused_by = NULL, paused_at = NULL WHERE id = ?",
                     [integration],
                 )
-                _audit(con, ctx.actor, "resume", integration, {"was_paused_for": reason})
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                audit(
+                    con, ctx.actor, "resume", {"was_paused_for": reason}, integration_id=integration
+                )
         return _row(con, integration)
 
 

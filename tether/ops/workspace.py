@@ -16,6 +16,7 @@ from tether.engine.services import service_infos
 from tether.errors import NotFoundError, StateError, TetherError
 from tether.ops import Context, operation
 from tether.state.applied import history_counts, load_applied, mapping_diff, mapping_impact
+from tether.state.store import audit
 
 
 def desired_state(ctx: Context) -> DesiredState:
@@ -129,8 +130,6 @@ def apply(ctx: Context, plan: dict[str, Any]) -> dict[str, Any]:
 @operation("unlock", "admin")
 def unlock(ctx: Context) -> dict[str, Any]:
     """Clear a state lock left by a dead process."""
-    import orjson
-
     from tether.state.db import StateLock, read_holder
 
     path = ctx.workspace.state_path
@@ -146,10 +145,7 @@ def unlock(ctx: Context) -> dict[str, Any]:
     lock.acquire()
     lock.release()
     with ctx.state.write("unlock") as con:
-        con.execute(
-            "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'unlock', ?)",
-            [ctx.actor, orjson.dumps({"cleared": holder.describe()}).decode()],
-        )
+        audit(con, ctx.actor, "unlock", {"cleared": holder.describe()})
     return {"unlocked": True, "message": f"Cleared the lock held by {holder.describe()}."}
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import StateError, StateLockedError
+from tether.state.store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -206,10 +207,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     for number, sql in _migrations():
         if number <= version:
             continue
-        con.execute("BEGIN")
-        con.execute(sql)
-        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [SCHEMA_VERSION_KEY, str(number)])
-        con.execute("COMMIT")
+        with transaction(con):
+            con.execute(sql)
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [SCHEMA_VERSION_KEY, str(number)]
+            )
 
 
 def connect(

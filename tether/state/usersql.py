@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import QueryRefusedError, StateError, TetherError
+from tether.state import store
 
 if TYPE_CHECKING:
     import duckdb
@@ -120,8 +121,6 @@ def open_locked(path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection | None, 
 
 def audit(con: duckdb.DuckDBPyConnection, actor: str, query: str, error: Exception | None) -> None:
     """The ``audit_log`` row of one user statement: who, which, and whether it ran."""
-    import orjson
-
     outcome = (
         "ok" if error is None else "refused" if isinstance(error, QueryRefusedError) else "error"
     )
@@ -130,10 +129,7 @@ def audit(con: duckdb.DuckDBPyConnection, actor: str, query: str, error: Excepti
         "truncated": len(query) > AUDITED_STATEMENT_CHARS,
         "outcome": outcome,
     }
-    con.execute(
-        "INSERT INTO audit_log (actor, action, detail) VALUES (?, 'sql', ?)",
-        [actor, orjson.dumps(detail).decode()],
-    )
+    store.audit(con, actor, "sql", detail)
 
 
 AUDITED_STATEMENT_CHARS = 4000
@@ -150,11 +146,8 @@ def read_only_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.Duc
     """A cursor whose transaction cannot write (not even ``nextval``), rolled back after."""
     cur = con.cursor()
     try:
-        cur.execute("BEGIN TRANSACTION READ ONLY")
-        try:
+        with store.transaction(cur, read_only=True):
             yield cur
-        finally:
-            cur.execute("ROLLBACK")
     finally:
         cur.close()
 
