@@ -103,7 +103,7 @@ class Workspace:
         (or a pull request) make tether read, digest and report on any file it can read.
         """
         real = self._real(path)
-        root = self._real(self.root)
+        root = self._real_folder(self.root)
         return None if real == root or real.is_relative_to(root) else real
 
     @contextlib.contextmanager
@@ -123,10 +123,15 @@ class Workspace:
     def _real(self, path: Path) -> Path:
         if self._real_dirs is None or path.name in ("", ".", "..") or path.is_symlink():
             return path.resolve()
-        parent = self._real_dirs.get(path.parent)
-        if parent is None:
-            parent = self._real_dirs[path.parent] = path.parent.resolve()
-        return parent / path.name
+        return self._real_folder(path.parent) / path.name
+
+    def _real_folder(self, folder: Path) -> Path:
+        if self._real_dirs is None:
+            return folder.resolve()
+        real = self._real_dirs.get(folder)
+        if real is None:
+            real = self._real_dirs[folder] = folder.resolve()
+        return real
 
     def inside(self, ref: str) -> Path | None:
         """``ref`` (relative to the root) as a path in the workspace; ``None`` if it is not."""
