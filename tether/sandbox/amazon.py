@@ -35,11 +35,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tether.sandbox.base import SandboxServer
+from tether.sandbox.handler import SandboxHandler
 
 CLIENT_ID = "amzn1.application-oa2-client.sandbox"
 CLIENT_SECRET = "amzn1.oa2-cs.v1.sandbox-secret"
@@ -336,26 +336,11 @@ class AmazonServer(SandboxServer):
         return None
 
 
-class AmazonHandler(BaseHTTPRequestHandler):
+class AmazonHandler(SandboxHandler):
     server: AmazonServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("x-amzn-RequestId", f"sandbox-{len(self.server.requests):08d}")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), headers)
+    def _default_headers(self, status: int) -> dict[str, str]:
+        return {"x-amzn-RequestId": f"sandbox-{len(self.server.requests):08d}"}
 
     def _record(self, method: str, params: dict[str, str]) -> None:
         path = urlsplit(self.path).path
@@ -364,8 +349,7 @@ class AmazonHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        form = {k: v[-1] for k, v in parse_qs(self._read_body().decode()).items()}
         self._record("POST", {k: v for k, v in form.items() if k == "grant_type"})
         if parts.path != "/auth/o2/token":
             self._json(404, _error("NotFound", f"Resource {parts.path} is not found."))

@@ -1,8 +1,8 @@
 """Run a sandbox server on loopback, in a thread (tests, demo) or in the foreground (CLI).
 
-Each sandbox module defines a ``ThreadingHTTPServer`` request handler speaking its service's real
-wire protocol, plus a scenario dataclass of switches (data volume, injected trouble). This module
-only owns the lifecycle.
+Each sandbox module defines a request handler speaking its service's real wire protocol (a
+``tether.sandbox.handler.SandboxHandler``, which writes the responses), plus a scenario dataclass
+of switches (data volume, injected trouble). This module only owns the lifecycle.
 """
 
 from __future__ import annotations

@@ -29,11 +29,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from tether.sandbox.base import SandboxServer
+from tether.sandbox.handler import SandboxHandler
 
 if TYPE_CHECKING:
     import duckdb
@@ -441,12 +441,12 @@ class _ApiError(Exception):
 _ROUTE = re.compile(r"^/bigquery/v2/projects/([^/]+)/(jobs|queries)(?:/([^/]+))?$")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SandboxHandler):
     server: BigQuerySandbox
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet by default
-        pass
+    disable_nagle_algorithm = False  # as it always ran; the other sandboxes turn Nagle off
+    content_type = "application/json; charset=UTF-8"
+    content_type_header = "content-type"
+    content_length_header = "content-length"  # lowercase, as this sandbox always wrote them
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -455,15 +455,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         self.server.requests.append((method, self.path))
         s: Scenario = self.server.scenario
         try:
             if s.slow_ms:
                 time.sleep(s.slow_ms / 1000)
             if self.server.roll_5xx():
-                self._send(503, _backend_error())
+                self._json(503, _backend_error())
                 return
             parts = urlsplit(self.path)
             match = _ROUTE.match(parts.path)
@@ -479,20 +478,20 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             if method == "POST" and collection == "jobs" and job_id is None:
-                self._send(200, self._insert(project, json.loads(body or b"{}")))
+                self._json(200, self._insert(project, json.loads(body or b"{}")))
             elif method == "GET" and collection == "jobs" and job_id:
-                self._send(200, _job_resource(self._job(job_id)))
+                self._json(200, _job_resource(self._job(job_id)))
             elif method == "GET" and collection == "queries" and job_id:
                 if s.malformed:
-                    self._send_raw(200, b'{"kind": "bigquery#getQueryResultsResponse", "rows": [')
+                    self._send(200, b'{"kind": "bigquery#getQueryResultsResponse", "rows": [')
                     return
-                self._send(200, self._results(self._job(job_id), query))
+                self._json(200, self._results(self._job(job_id), query))
             else:
                 raise _ApiError(404, "notFound", f"Not found: {method} {parts.path}")
         except _ApiError as exc:
-            self._send(exc.code, exc.body())
+            self._json(exc.code, exc.body())
         except (ValueError, KeyError, TypeError) as exc:
-            self._send(400, _ApiError(400, "invalid", f"Invalid request: {exc}").body())
+            self._json(400, _ApiError(400, "invalid", f"Invalid request: {exc}").body())
 
     def _job(self, job_id: str) -> _Job:
         job = self.server.jobs.get(job_id)
@@ -566,15 +565,8 @@ class _Handler(BaseHTTPRequestHandler):
                 response["pageToken"] = str(offset + limit)
         return response
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        self._send_raw(status, _dumps(payload).encode())
-
-    def _send_raw(self, status: int, data: bytes) -> None:
-        self.send_response(status)
-        self.send_header("content-type", "application/json; charset=UTF-8")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def _encode(self, payload: Any) -> bytes:
+        return _dumps(payload).encode()
 
 
 class _RawJson(str):

@@ -30,10 +30,10 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tether.sandbox.base import SandboxServer
+from tether.sandbox.handler import SandboxHandler
 
 API_TOKEN = "bm_sandbox_api_token"
 TENANT_ID = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
@@ -288,30 +288,15 @@ def _problem(status: int, title: str, errors: dict[str, list[str]] | None = None
     return body
 
 
-class BrewmanHandler(BaseHTTPRequestHandler):
+class BrewmanHandler(SandboxHandler):
     server: BrewmanServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload).encode())
 
     def do_GET(self) -> None:
         self._json(405, _problem(405, "Method Not Allowed: Brewman Web API methods are POST"))
 
     def do_POST(self) -> None:
         scenario = self.server.scenario
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        raw = self._read_body()
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -348,7 +333,9 @@ class BrewmanHandler(BaseHTTPRequestHandler):
             self._json(500, _problem(500, "An unexpected error occurred."))
             return
         if scenario.malformed == "body":
-            self._send(200, b"<html><body>Service Unavailable</body></html>", "text/html")
+            self._send(
+                200, b"<html><body>Service Unavailable</body></html>", content_type="text/html"
+            )
             return
         if scenario.malformed == "shape":
             self._json(200, {"message": "ok"})

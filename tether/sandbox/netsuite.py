@@ -36,11 +36,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tether.sandbox.base import SandboxServer
+from tether.sandbox.handler import SandboxHandler
 
 ACCOUNT_ID = "1234567_SB1"
 CONSUMER_KEY = "ns-sandbox-consumer-key"
@@ -322,25 +322,9 @@ def _escape(text: str) -> str:
     return str(quote(text, safe=b"~"))
 
 
-class NetSuiteHandler(BaseHTTPRequestHandler):
+class NetSuiteHandler(SandboxHandler):
     server: NetSuiteServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/vnd.oracle.resource+json; type=collection")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), headers)
+    content_type = "application/vnd.oracle.resource+json; type=collection"
 
     def do_GET(self) -> None:
         self._json(405, _problem(405, "Only POST is supported for SuiteQL.", "INVALID_METHOD"))
@@ -349,8 +333,7 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         scenario = self.server.scenario
         parts = urlsplit(self.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
+        raw = self._read_body()
         host = self.headers.get("Host") or "127.0.0.1"
         url = f"http://{host}{self.path}"
         try:

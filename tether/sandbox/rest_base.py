@@ -11,11 +11,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tether.sandbox.base import SandboxServer
+from tether.sandbox.handler import SandboxHandler
 
 
 @dataclass
@@ -155,23 +155,12 @@ class RestSandbox(SandboxServer):
             return bool(self._pages == self.scenario.malformed_page)
 
 
-class RestHandler(BaseHTTPRequestHandler):
+class RestHandler(SandboxHandler):
     server: RestSandbox
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+    content_type = "application/json; charset=UTF-8"
 
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        if body or status != 204:
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+    def _content_type_for(self, status: int, body: bytes) -> str | None:
+        return self.content_type if body or status != 204 else None
 
     def _answer(self, answer: Answer) -> None:
         body = b"" if answer.status == 204 else json.dumps(answer.payload).encode()
@@ -186,8 +175,7 @@ class RestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         parts = urlsplit(self.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        length = int(self.headers.get("content-length") or 0)
-        form = self.rfile.read(length).decode() if length else ""
+        form = self._read_body().decode()
         if form and "x-www-form-urlencoded" in (self.headers.get("content-type") or ""):
             params.update({k: v[-1] for k, v in parse_qs(form).items()})
         self.server.requests.append(

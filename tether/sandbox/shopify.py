@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler
 from operator import itemgetter
 from typing import Any, BinaryIO
 
@@ -32,6 +31,7 @@ import orjson
 from graphql import FieldNode, GraphQLError
 
 from tether.sandbox.base import SandboxServer
+from tether.sandbox.handler import SandboxHandler
 from tether.sandbox.shopify_graphql import (
     Context,
     Operation,
@@ -659,29 +659,18 @@ def _node_selection(ctx: Context, connection: FieldNode) -> Any:
     raise QueryError("Bulk connection selects neither edges { node } nor nodes.")
 
 
-class ShopifyHandler(BaseHTTPRequestHandler):
+class ShopifyHandler(SandboxHandler):
     server: ShopifySandbox
-    protocol_version = "HTTP/1.1"
     server_version = "ShopifySandbox/1.0"
     # Headers and body in one buffered write, sent at once: keep-alive clients otherwise wait
     # out Nagle + delayed ACK (~40 ms) on every request.
     wbufsize = 1 << 16
-    disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def _default_headers(self, status: int) -> dict[str, str]:
+        return {"Retry-After": "1.0"} if status == 429 else {}
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if status == 429:
-            self.send_header("Retry-After", "1.0")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any) -> None:
-        self._send(status, orjson.dumps(payload))
+    def _encode(self, payload: Any) -> bytes:
+        return orjson.dumps(payload)
 
     def do_GET(self) -> None:
         m = _BULK_PATH.match(self.path.split("?", 1)[0])
@@ -699,8 +688,7 @@ class ShopifyHandler(BaseHTTPRequestHandler):
             self.connection.sendfile(f)
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
+        raw = self._read_body()
         server, scenario = self.server, self.server.scenario
         m = _GRAPHQL_PATH.match(self.path.split("?", 1)[0])
         if m is None:
@@ -716,7 +704,9 @@ class ShopifyHandler(BaseHTTPRequestHandler):
             server.requests += 1
         if server.chance(scenario.error_rate_5xx):
             self._send(
-                503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html"
+                503,
+                b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+                content_type="text/html",
             )
             return
         if server.chance(scenario.malformed):

@@ -20,11 +20,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tether.sandbox.base import SandboxServer
+from tether.sandbox.handler import SandboxHandler
 
 API_KEY = "ts_sandbox_api_key"
 ACCESS_TOKEN = "ts_sandbox_access_token"
@@ -326,25 +326,8 @@ class TrackStarServer(SandboxServer):
         return None
 
 
-class TrackStarHandler(BaseHTTPRequestHandler):
+class TrackStarHandler(SandboxHandler):
     server: TrackStarServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), headers)
 
     def do_GET(self) -> None:
         scenario = self.server.scenario
