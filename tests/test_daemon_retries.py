@@ -54,8 +54,16 @@ def runs(ws: WorkspaceBuilder) -> list[list[Any]]:
 
 def settled(daemon: Daemon, ws: WorkspaceBuilder, count: int) -> list[list[Any]]:
     def done() -> list[list[Any]] | None:
+        # Idle before and after the read, with no launch in between: a run records its attempt
+        # after its executions finish, so rows read while it still runs can be half-written.
+        before = daemon.health()
+        if before["running"]:
+            return None
         found = runs(ws)
-        return found if len(found) >= count and not daemon.health()["running"] else None
+        after = daemon.health()
+        if after["running"] or after["launched"] != before["launched"]:
+            return None
+        return found if len(found) >= count else None
 
     result: list[list[Any]] = wait_for(done, what=f"{count} finished runs")
     return result
