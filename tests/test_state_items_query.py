@@ -16,6 +16,8 @@ def test_an_empty_search_box_or_unset_select_is_no_filter() -> None:
     query = ItemsQuery(execution_id=7, status="", search="", domain_type="orders")
     assert query.status is None and query.search is None
     assert query.wire() == {"execution_id": 7, "domain_type": "orders", "limit": 50}
+    paged = query.model_copy(update={"after_id": 120})
+    assert paged.count_wire() == {"execution_id": 7, "domain_type": "orders"}
 
 
 def test_a_query_with_a_parameter_it_does_not_know_is_refused() -> None:

@@ -20,7 +20,6 @@ from tether.engine.hashing import record_hashes, row_hashes, stored_values
 from tether.engine.mapping import CAPABILITY_TABLES, TABLES, Item, MappedPage, Upsert, upsert_table
 from tether.errors import StateError
 from tether.state import store
-from tether.state.store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -147,7 +146,7 @@ class SyncWriter:
         try:
             # a duplicate tick fails the insert (or the commit): the transaction rolls back,
             # then the constraint error becomes DuplicateRunError
-            with transaction(con):
+            with store.transaction(con):
                 row = con.execute(
                     "INSERT INTO runs (integration_id, trigger, scheduled_for, requested_by) "
                     "VALUES (?, ?, ?, ?) RETURNING id",
@@ -256,7 +255,7 @@ class SyncWriter:
         execution.records_fetched += records_fetched
         execution.rate_limit_wait_s += waited_s
         execution.pages += 1
-        with transaction(self.con):
+        with store.transaction(self.con):
             if not execution.dry_run:
                 self._upsert_page(execution, page)
                 self._take_over(execution, page.items)

@@ -223,8 +223,6 @@ HOMES: dict[str, str] = {
 """The module that registers each operation, so a command imports only its own: `tether plan`
 need not load alerts, setup or doctor. A test checks it against what the modules register."""
 
-_MODULES = ("alerts", "control", "doctor", "setup", "syncs", "triage", "verify", "workspace")
-
 
 def _register(module: str) -> None:
     """Import one operations module; its ``@operation`` decorators register what it defines.
@@ -271,7 +269,7 @@ def operations() -> dict[str, Operation]:
     """Every operation by name, registering them all on the first call."""
     global _loaded
     if not _loaded:
-        for module in _MODULES:
+        for module in dict.fromkeys(HOMES.values()):
             _register(module)
         _loaded = True
     return _REGISTRY

@@ -207,8 +207,12 @@ class ItemsQuery(BaseModel):
         return None if value == "" else value
 
     def wire(self) -> dict[str, Any]:
-        """The operation's parameters: only what is set."""
+        """The ``items`` operation's parameters: only what is set."""
         return self.model_dump(exclude_none=True)
+
+    def count_wire(self) -> dict[str, Any]:
+        """The ``items_count`` operation's parameters: the filters, without the page."""
+        return self.model_dump(exclude_none=True, exclude={"after_id", "limit"})
 
 
 def items(

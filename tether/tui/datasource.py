@@ -143,9 +143,7 @@ class BackendSource:
         return result
 
     def items_count(self, query: ItemsQuery) -> Row:
-        filters = query.model_copy(update={"after_id": None}).wire()
-        del filters["limit"]
-        result: Row = self._call("items_count", **filters)
+        result: Row = self._call("items_count", **query.count_wire())
         return result
 
     def item(self, execution_id: int, item_id: int) -> Row:
