@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -87,6 +88,40 @@ def _run_as() -> list[str]:
     raise PostgresUnavailable("running as root and neither a 'postgres' nor a 'nobody' user exists")
 
 
+def _reachable(bin_dir: Path, run_as: list[str]) -> Path:
+    """``bin_dir``, or a copy of its PostgreSQL install that the unprivileged user can run.
+
+    Root drops to ``postgres``/``nobody`` to run the server, and a venv inside a private folder
+    (``mktemp -d`` makes it 0700) is out of that user's reach: "initdb: Permission denied". The
+    install (bin, lib, share and the wheel's bundled libraries: ~35 MB) is then copied once to
+    /tmp, keyed by where it came from.
+    """
+    probe = [*run_as, "test", "-x", str(bin_dir / "initdb")]
+    if not run_as or subprocess.run(probe, cwd="/", capture_output=True).returncode == 0:
+        return bin_dir
+    # The wheel's binaries find their libraries through RPATH $ORIGIN/../../../pgserver.libs:
+    # the copy keeps that layout (<copy>/pgserver/pginstall/bin beside <copy>/pgserver.libs).
+    install = bin_dir.parent
+    package = install.parent
+    key = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:12]
+    copy = Path("/tmp") / f"tether-pginstall-{key}"
+    copied_bin = copy / package.name / install.name / bin_dir.name
+    if not (copied_bin / "initdb").exists():
+        staging = Path(tempfile.mkdtemp(prefix="tether-pginstall-", dir="/tmp"))
+        try:
+            shutil.copytree(install, staging / "pg" / package.name / install.name, symlinks=True)
+            libs = package.parent / f"{package.name}.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, staging / "pg" / libs.name, symlinks=True)
+            for folder in (staging / "pg", staging / "pg" / package.name):
+                folder.chmod(0o755)
+            with contextlib.suppress(OSError):  # a parallel test worker copied it first
+                os.rename(staging / "pg", copy)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return copied_bin
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,6 +141,7 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self.bin_dir = self.bin_dir or find_bin_dir()
         self._as = _run_as()
+        self.bin_dir = _reachable(self.bin_dir, self._as)
         # /tmp when dropping root: the unprivileged user must reach it ($TMPDIR may be private)
         self.root = Path(tempfile.mkdtemp(prefix="tether-pg-", dir="/tmp" if self._as else None))
         if self._as:
