@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -92,8 +91,7 @@ def _code_fingerprint(services: dict[str, ServiceInfo]) -> str:
             if entry.name.endswith(".py"):
                 parts.append(_source_stamp(entry.path))
     for info in sorted(services.values(), key=lambda i: i.name):
-        module = sys.modules.get(info.settings_model.__module__)
-        parts.append(_source_stamp(getattr(module, "__file__", None)))
+        parts.append(_source_stamp(info.settings_source))
     return "|".join(parts)
 
 
@@ -104,8 +102,8 @@ def catalogue_fingerprint(services: dict[str, ServiceInfo]) -> str:
             info.capabilities,
             info.required_credentials,
             info.credential_fields,
-            info.settings_model.__module__ + "." + info.settings_model.__qualname__,
-            info.settings_model.model_json_schema(),
+            info.settings_id,
+            info.settings_schema,
         ]
         for info in sorted(services.values(), key=lambda i: i.name)
     ]

@@ -10,7 +10,7 @@ import difflib
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -26,6 +26,7 @@ from tether.config.model import (
     IntegrationConfig,
 )
 from tether.errors import Problem
+from tether.jsontypes import JSONValue
 
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
@@ -104,11 +105,25 @@ class WorkspaceSettings(Protocol):
 
 @dataclass(frozen=True)
 class ServiceInfo:
+    """What the checker knows of a service, without loading its connector: a plan whose files
+    are all cached never needs the settings model itself, only its identity and schema."""
+
     name: str
     capabilities: tuple[str, ...]
-    settings_model: type[BaseModel]
     required_credentials: tuple[str, ...]
     credential_fields: tuple[str, ...]
+    settings_id: str
+    """``module.qualname`` of the settings model."""
+    settings_schema: dict[str, JSONValue]
+    """Its JSON schema: part of the check cache's key, so a changed model re-checks every file."""
+    settings_source: str | None
+    """The file defining it, stamped into the check cache's key."""
+    load_settings_model: Callable[[], type[BaseModel]] = field(compare=False, repr=False)
+    """Imports the connector that defines the model: only when a file must be checked afresh."""
+
+    @property
+    def settings_model(self) -> type[BaseModel]:
+        return self.load_settings_model()
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,14 @@ def _long_line(path: Path) -> tuple[int, int] | None:
     with path.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
             pieces = chunk.split(b"\n")
+            # Nearly always every line is short: measured at C speed, counted without a loop.
+            if (
+                length + len(pieces[0]) <= MAX_LINE_BYTES
+                and max(map(len, pieces)) <= MAX_LINE_BYTES
+            ):
+                line += len(pieces) - 1
+                length = (length if len(pieces) == 1 else 0) + len(pieces[-1])
+                continue
             for i, piece in enumerate(pieces):
                 length += len(piece)
                 if length > MAX_LINE_BYTES:

@@ -76,7 +76,8 @@ class Workspace:
     def __init__(self, root: Path, settings: ProjectSettings) -> None:
         self.root = root
         self.settings = settings
-        self._real_dirs: dict[Path, Path] | None = None
+        self._real_dirs: dict[str, str] | None = None
+        self._links: dict[str, frozenset[str]] | None = None
 
     @property
     def state_path(self) -> Path:
@@ -102,40 +103,60 @@ class Workspace:
         ``../../etc/shadow``, ``/etc/shadow`` or a link out would let whoever edits the files
         (or a pull request) make tether read, digest and report on any file it can read.
         """
-        real = self._real(path)
-        root = self._real_folder(self.root)
-        return None if real == root or real.is_relative_to(root) else real
+        # Strings, not pathlib: a plan asks this of every file, 1,000s of times.
+        real = self._real(os.fspath(path))
+        root = self._real_folder(os.fspath(self.root))
+        inner = root if root.endswith(os.sep) else root + os.sep
+        return None if real == root or real.startswith(inner) else Path(real)
 
     @contextlib.contextmanager
     def one_pass(self) -> Iterator[None]:
-        """Within it, each folder is resolved once: a plan checks 1,000s of files in the same
-        few folders (one lstat each instead of a walk up the tree). Outside it — and afresh in
-        every pass, since a folder may have become a link meanwhile — every path is resolved."""
+        """Within it, each folder is resolved and listed once: a plan checks 1,000s of files in
+        the same few folders (one scandir each instead of an lstat per file and a walk up the
+        tree). Outside it — and afresh in every pass, since a folder may have become a link
+        meanwhile — every path is resolved."""
         outer = self._real_dirs is not None
         if not outer:
             self._real_dirs = {}
+            self._links = {}
         try:
             yield
         finally:
             if not outer:
                 self._real_dirs = None
+                self._links = None
 
-    def _real(self, path: Path) -> Path:
-        if self._real_dirs is None or path.name in ("", ".", "..") or path.is_symlink():
-            return path.resolve()
-        return self._real_folder(path.parent) / path.name
+    def _real(self, path: str) -> str:
+        folder, name = os.path.split(path)
+        if self._real_dirs is None or name in ("", ".", "..") or name in self._linked(folder):
+            return os.path.realpath(path)
+        return os.path.join(self._real_folder(folder), name)
 
-    def _real_folder(self, folder: Path) -> Path:
+    def _real_folder(self, folder: str) -> str:
         if self._real_dirs is None:
-            return folder.resolve()
+            return os.path.realpath(folder)
         real = self._real_dirs.get(folder)
         if real is None:
-            real = self._real_dirs[folder] = folder.resolve()
+            real = self._real_dirs[folder] = os.path.realpath(folder)
         return real
+
+    def _linked(self, folder: str) -> frozenset[str]:
+        """The names in ``folder`` that are symbolic links (one scandir per pass; the entry
+        types come with the listing, so no lstat per file)."""
+        assert self._links is not None
+        links = self._links.get(folder)
+        if links is None:
+            try:
+                with os.scandir(folder or ".") as entries:
+                    links = frozenset(e.name for e in entries if e.is_symlink())
+            except OSError:  # not a folder (yet): nothing in it is a link
+                links = frozenset()
+            self._links[folder] = links
+        return links
 
     def inside(self, ref: str) -> Path | None:
         """``ref`` (relative to the root) as a path in the workspace; ``None`` if it is not."""
-        if Path(ref).is_absolute() or ref.startswith("~"):
+        if os.path.isabs(ref) or ref.startswith("~"):
             return None
         path = self.root / ref
         return None if self.outside(path) is not None else path

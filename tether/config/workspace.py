@@ -98,16 +98,17 @@ def _read_credentials(path: Path) -> CredentialsFile:
 _CREDENTIALS_LINE = re.compile(rb"^credentials:\s*['\"]?([^'\"#\s]+)", re.MULTILINE)
 
 
-def workspace_files(workspace: Workspace) -> list[Path]:
+def workspace_files(workspace: Workspace, read: FileBytes | None = None) -> list[Path]:
     """Every file a plan depends on: settings, integrations, mappings, REST specs (specs/) and
     credentials (those in secrets/ and any referenced from elsewhere)."""
+    read = read or FileBytes()
     root = workspace.root
     integrations = sorted((root / "integrations").glob("*.y*ml"))
     secrets = set((root / "secrets").glob("*"))
     for path in integrations:
         if workspace.outside(path) is not None or path.stat().st_size > yamlpos.MAX_YAML_BYTES:
             continue  # refused by validation; never read
-        for ref in _CREDENTIALS_LINE.findall(path.read_bytes()):
+        for ref in _CREDENTIALS_LINE.findall(read(path) or b""):
             inside = workspace.inside(ref.decode(errors="replace"))
             if inside is not None:  # a reference out is refused by validation; never read
                 secrets.add(inside)
@@ -124,7 +125,7 @@ def files_digest(workspace: Workspace, files: FileBytes | None = None) -> str:
     read = files or FileBytes()
     digest = hashlib.sha256()
     with workspace.one_pass():
-        paths = workspace_files(workspace)
+        paths = workspace_files(workspace, read)
     for path in paths:
         digest.update(str(path).encode())
         data = read(path)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import importlib
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from tether.connectors.base import Connector, ServiceSpec
 from tether.errors import TetherError
+
+if TYPE_CHECKING:
+    from tether.connectors.base import Connector, ServiceSpec
 
 GROUP = "tether.connectors"
 

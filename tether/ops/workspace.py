@@ -20,7 +20,7 @@ from tether.state.store import audit
 
 
 def desired_state(ctx: Context) -> DesiredState:
-    return load_workspace(ctx.workspace, service_infos())
+    return load_workspace(ctx.workspace, service_infos(ctx.workspace.state_path.parent / "cache"))
 
 
 @operation("validate", "viewer")
