@@ -3,7 +3,6 @@ free ports), with a rotated TrackStar token and a paused integration; and a heal
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import shutil
@@ -15,7 +14,7 @@ import pytest
 from conftest import WorkspaceBuilder, run_tether
 
 from tether.config import secrets
-from tether.sandbox import DEMO_PORTS, SANDBOXES
+from tether.sandbox import DEMO_PORTS, SANDBOXES, sandbox_module
 from tether.sandbox import shopify as shopify_sandbox
 from tether.sandbox import trackstar as trackstar_sandbox
 
@@ -37,8 +36,8 @@ def demo(tmp_path: Path) -> Iterator[Path]:
     toml = (REPO / "tether.toml").read_text()
     (root / "tether.toml").write_text(toml.replace('"demo/DEMO-ONLY-age-key.txt"', f'"{key}"'))
     servers = {}
-    for service, module_name in SANDBOXES.items():
-        module = importlib.import_module(module_name)
+    for service in SANDBOXES:
+        module = sandbox_module(service)
         scenario = module.Scenario()
         if service == "trackstar":
             scenario.access_token = "ts_rotated_token"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import signal
 import threading
 from typing import Any
@@ -30,9 +29,9 @@ def _coerce(current: Any, field_type: Any, text: str) -> Any:
 
 def scenario_for(service: str, settings: list[str]) -> Any:
     """The service's default Scenario with ``key=value`` overrides (`--set bad_token=true`)."""
-    from tether.sandbox import SANDBOXES
+    from tether.sandbox import sandbox_module
 
-    module = importlib.import_module(SANDBOXES[service])
+    module = sandbox_module(service)
     scenario = module.Scenario()
     fields = {f.name: f for f in dataclasses.fields(scenario)}
     for item in settings:
@@ -57,11 +56,11 @@ def scenario_for(service: str, settings: list[str]) -> Any:
 
 def start_sandboxes(services: list[str], settings: list[str], port_base: int | None) -> list[Any]:
     """Start each sandbox on its demo port (or port_base + offset, or any free port with 0)."""
-    from tether.sandbox import DEMO_PORTS, SANDBOXES
+    from tether.sandbox import DEMO_PORTS, sandbox_module
 
     servers: list[Any] = []
     for index, service in enumerate(services):
-        module = importlib.import_module(SANDBOXES[service])
+        module = sandbox_module(service)
         port = DEMO_PORTS[service] if port_base is None else (port_base and port_base + index)
         try:
             server = module.serve(scenario_for(service, settings), port=port)
