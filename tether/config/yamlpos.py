@@ -6,15 +6,25 @@ load (which keeps line/column of every key and item) only for files that have a 
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
 
-_round_trip = YAML(typ="rt")
+# The parsers are imported on first use, not with this module: a plan whose files are all in
+# the check cache parses no YAML at all (libyaml and ruamel take ~20 ms to import).
+
+
+@functools.cache
+def _round_trip() -> YAML:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt")
+
 
 # Bounds for hostile or broken files (issue 14): each is far above any real workspace file and
 # far below what would exhaust memory or the stack.
@@ -27,6 +37,7 @@ MAX_VALUES = 100_000
 nine lines of aliases to 10⁹ strings)."""
 
 
+@functools.cache
 def _fast_loader() -> Any:
     """libyaml's C loader with YAML 1.2 booleans (so ``country: NO`` stays a string, as in
     ruamel's 1.2 round-trip parser that reports positions)."""
@@ -57,9 +68,6 @@ def _fast_loader() -> Any:
     return Loader
 
 
-_Fast = _fast_loader()
-
-
 class YamlSyntaxError(Exception):
     def __init__(self, line: int, col: int, message: str) -> None:
         super().__init__(message)
@@ -81,7 +89,7 @@ def load_fast(text: str) -> Any:
 
     _check_depth(text)
     try:
-        doc = yaml.load(text, Loader=_Fast)  # a safe loader subclass
+        doc = yaml.load(text, Loader=_fast_loader())  # a safe loader subclass
     except yaml.YAMLError:
         doc = load_positions(text)
     _check_expansion(doc, text)
@@ -100,9 +108,11 @@ def load_untyped(text: str) -> Any:
 
 
 def load_positions(text: str) -> Any:
+    from ruamel.yaml.error import MarkedYAMLError
+
     _check_depth(text)
     try:
-        return _round_trip.load(text)
+        return _round_trip().load(text)
     except MarkedYAMLError as exc:
         raise _syntax_error(exc) from None
     except RecursionError:  # _check_depth's bound is far below this; a last line of defence
@@ -171,6 +181,8 @@ def position(doc: Any, loc: tuple[str | int, ...]) -> tuple[int, int]:
 
     For a mapping key we point at the key; for a sequence item at the item.
     """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     line, col = 1, 1
     node = doc
     for part in loc:
@@ -197,6 +209,8 @@ def value_position(doc: Any, loc: tuple[str | int, ...]) -> tuple[int, int]:
             parent = parent[part]
         except (KeyError, IndexError, TypeError):
             return position(doc, loc)
+    from ruamel.yaml.comments import CommentedMap
+
     last = loc[-1]
     if isinstance(parent, CommentedMap) and last in parent:
         vl, vc = parent.lc.value(last)
